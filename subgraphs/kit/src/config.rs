@@ -1,0 +1,166 @@
+//! Configuration from environment variables, with working local defaults.
+//!
+//! Each service has one typed config struct built from these readers; a variable that is set but
+//! cannot be parsed stops start-up with a message naming it, instead of silently using a default.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+
+/// A variable's value, treating an empty string as unset.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A variable parsed as `T`, or `default` when unset.
+pub fn parse_or<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|err| anyhow::anyhow!("{name}={raw:?} is invalid: {err}")),
+    }
+}
+
+/// A secret variable; its value never reaches `Debug` output or logs.
+pub fn secret(name: &str) -> Option<SecretString> {
+    var(name).map(SecretString::from)
+}
+
+/// A duration given in whole seconds.
+pub fn seconds_or(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    let secs: u64 = parse_or(name, default.as_secs())?;
+    if secs == 0 {
+        bail!("{name} must be at least 1 second");
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// How a service listens and what it accepts.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    /// Requests running longer than this answer 503 `TIMEOUT`.
+    pub request_timeout: Duration,
+    /// Largest accepted request body in bytes; larger answers 413.
+    pub body_limit: usize,
+}
+
+impl HttpConfig {
+    pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+    /// Defaults for a service listening on `port` on every interface.
+    pub fn with_port(port: u16) -> Self {
+        Self {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            request_timeout: Self::DEFAULT_TIMEOUT,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Reads `HOST`, `PORT`, `REQUEST_TIMEOUT_SECS` and `BODY_LIMIT_BYTES`.
+    pub fn from_env(default_port: u16) -> anyhow::Result<Self> {
+        let defaults = Self::with_port(default_port);
+        let host: IpAddr = parse_or("HOST", defaults.addr.ip())?;
+        let port: u16 = parse_or("PORT", default_port)?;
+        Ok(Self {
+            addr: SocketAddr::new(host, port),
+            request_timeout: seconds_or("REQUEST_TIMEOUT_SECS", defaults.request_timeout)?,
+            body_limit: parse_or("BODY_LIMIT_BYTES", defaults.body_limit)?,
+        })
+    }
+}
+
+/// Where a service keeps its data: the scheme picks the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(String),
+    Mongodb(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let scheme = url
+            .split_once("://")
+            .map(|(s, _)| s)
+            .or_else(|| url.split_once(':').map(|(s, _)| s));
+        match scheme {
+            Some("postgres" | "postgresql") => Ok(Self::Postgres(url.to_owned())),
+            Some("sqlite") => Ok(Self::Sqlite(url.to_owned())),
+            Some("mongodb" | "mongodb+srv") => Ok(Self::Mongodb(url.to_owned())),
+            _ => bail!("DATABASE_URL must start with postgres://, sqlite:// or mongodb://"),
+        }
+    }
+
+    /// Reads `DATABASE_URL`, defaulting to a SQLite file under `./data`.
+    pub fn from_env(default_sqlite_file: &str) -> anyhow::Result<Self> {
+        let url =
+            var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://data/{default_sqlite_file}"));
+        Self::parse(&url).context("DATABASE_URL")
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        let url = match self {
+            Self::Postgres(u) | Self::Sqlite(u) | Self::Mongodb(u) => u,
+        };
+        match (url.find("://"), url.rfind('@')) {
+            (Some(start), Some(at)) if at > start => {
+                let creds = &url[start + 3..at];
+                let user = creds.split(':').next().unwrap_or_default();
+                format!("{}{}:***{}", &url[..start + 3], user, &url[at..])
+            }
+            _ => url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:p@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite(_)
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("sqlite::memory:").unwrap(),
+            DatabaseUrl::Sqlite(_)
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("mongodb://h:27017").unwrap(),
+            DatabaseUrl::Mongodb(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn redaction_hides_the_password_only() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/users").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/users");
+        assert!(!url.redacted().contains("s3cret"));
+        let plain = DatabaseUrl::parse("sqlite://data/users.db").unwrap();
+        assert_eq!(plain.redacted(), "sqlite://data/users.db");
+    }
+}

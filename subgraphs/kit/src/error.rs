@@ -1,0 +1,213 @@
+//! The error table shared by REST bodies and GraphQL `extensions.code`.
+//!
+//! Every failure a client can see is an [`ApiError`]: a code from [`ErrorCode`] plus a message that
+//! is safe to show. Unexpected failures become [`ErrorCode::Internal`] with a generic message; the
+//! cause is logged (inside the request span, so with the request id) where the conversion happens.
+
+use std::borrow::Cow;
+
+use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+macro_rules! error_codes {
+    ($($variant:ident => ($status:ident, $code:literal)),+ $(,)?) => {
+        /// Machine-readable error codes, each with the one HTTP status it answers with.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),+ }
+
+        impl ErrorCode {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The wire name, e.g. `INSUFFICIENT_STOCK`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),+ }
+            }
+
+            /// The HTTP status a REST response with this code carries.
+            pub const fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status),+ }
+            }
+        }
+    };
+}
+
+error_codes! {
+    BadRequest => (BAD_REQUEST, "BAD_REQUEST"),
+    InvalidJson => (BAD_REQUEST, "INVALID_JSON"),
+    Unauthenticated => (UNAUTHORIZED, "UNAUTHENTICATED"),
+    InvalidCredentials => (UNAUTHORIZED, "INVALID_CREDENTIALS"),
+    Forbidden => (FORBIDDEN, "FORBIDDEN"),
+    NotFound => (NOT_FOUND, "NOT_FOUND"),
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+    Conflict => (CONFLICT, "CONFLICT"),
+    EmailTaken => (CONFLICT, "EMAIL_TAKEN"),
+    InsufficientStock => (CONFLICT, "INSUFFICIENT_STOCK"),
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+    ValidationFailed => (UNPROCESSABLE_ENTITY, "VALIDATION_FAILED"),
+    RateLimited => (TOO_MANY_REQUESTS, "RATE_LIMITED"),
+    Internal => (INTERNAL_SERVER_ERROR, "INTERNAL"),
+    Unavailable => (SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+    Timeout => (SERVICE_UNAVAILABLE, "TIMEOUT"),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as a client sees it: `{"error":{"code":"…","message":"…"}}` with the code's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, message)
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(ErrorCode::Forbidden, "you are not allowed to do this")
+    }
+
+    /// An unexpected failure: logs the whole cause chain and answers a generic message.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %ErrorChain(cause), "unexpected error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// A dependency (database, another service) cannot be reached right now.
+    pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::warn!(error = %ErrorChain(cause), "dependency unavailable");
+        Self::new(
+            ErrorCode::Unavailable,
+            "service temporarily unavailable, try again",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: BodyInner<'a>,
+}
+
+#[derive(Serialize)]
+struct BodyInner<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: BodyInner {
+                code: self.code.as_str(),
+                message: &self.message,
+            },
+        };
+        (self.code.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::internal(err.as_ref())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        async_graphql::Error::new(err.message.into_owned())
+            .extend_with(|_, ext| ext.set("code", err.code.as_str()))
+    }
+}
+
+/// Formats an error with its sources: `outer: inner: root`.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_screaming_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_')
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn body_has_the_shared_shape() {
+        let response = ApiError::new(ErrorCode::InsufficientStock, "only 2 left").into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let bytes = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "INSUFFICIENT_STOCK", "message": "only 2 left"}})
+        );
+    }
+
+    #[test]
+    fn graphql_errors_carry_the_same_code() {
+        let err: async_graphql::Error = ApiError::not_found("product").into();
+        let ext = err.extensions.expect("extensions");
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("NOT_FOUND"))
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! The products subgraph: `Product @key(fields: "id")`, `products` (a connection), `product(id)`,
+//! `createProduct`, `adjustStock`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
+use chrono::{DateTime, Utc};
+use kit::ApiError;
+use kit::auth::Viewer;
+use kit::money::Decimal;
+use kit::pagination::{Page, encode_cursor};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::catalog::Catalog;
+use crate::domain::{NewProduct, Product, ProductDraft, ProductQuery, Sort, StockDelta};
+use crate::error::Error;
+use crate::store::ProductStore;
+
+pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(catalog: Arc<Catalog>) -> ProductsSchema {
+    kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
+        .data(catalog)
+        .finish()
+}
+
+pub async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let loader = DataLoader::new(ProductLoader(state.catalog.store().clone()), tokio::spawn);
+    kit::graphql::handle(&state.schema, &state.verifier, &headers, body, |request| {
+        request.data(loader)
+    })
+    .await
+}
+
+pub async fn graphiql() -> Html<String> {
+    kit::graphql::graphiql("products subgraph")
+}
+
+/// A product in the catalogue.
+#[derive(SimpleObject)]
+#[graphql(name = "Product")]
+pub struct ProductObject {
+    id: ID,
+    name: String,
+    description: String,
+    /// Unit price, exact, as a decimal string such as "999.99".
+    price: Decimal,
+    /// ISO 4217 code of `price`.
+    currency: String,
+    stock: i32,
+    category: Option<String>,
+    active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Product> for ProductObject {
+    fn from(p: Product) -> Self {
+        Self {
+            id: ID(p.id.to_string()),
+            name: p.name,
+            description: p.description,
+            price: Decimal(p.price_minor),
+            currency: p.currency.to_string(),
+            stock: p.stock,
+            category: p.category,
+            active: p.active,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProductListInfo {
+    /// How many products match the filter in all.
+    total_count: u64,
+}
+
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    category: Option<String>,
+    /// Case-insensitive part of the name.
+    search: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    name: String,
+    description: Option<String>,
+    price: Decimal,
+    currency: Option<String>,
+    stock: i32,
+    category: Option<String>,
+}
+
+/// Loads products by id, one query per batch.
+pub struct ProductLoader(Arc<dyn ProductStore>);
+
+impl Loader<Uuid> for ProductLoader {
+    type Value = Product;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Product>, ApiError> {
+        let products = self.0.get_many(keys).await?;
+        Ok(products.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Active products, a page at a time (`first` at most 100).
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ProductFilter>,
+        #[graphql(default)] sort: Sort,
+    ) -> async_graphql::Result<Connection<String, ProductObject, ProductListInfo, EmptyFields>>
+    {
+        let page = Page::from_connection(first, after.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let query = ProductQuery::new(
+            page,
+            filter.category.as_deref(),
+            filter.search.as_deref(),
+            sort,
+        )
+        .map_err(Error::from)?;
+        let listing = ctx.data::<Arc<Catalog>>()?.list(&query).await?;
+        let shown = page.offset + listing.items.len() as u64;
+        let mut connection = Connection::with_additional_fields(
+            page.offset > 0,
+            shown < listing.total,
+            ProductListInfo {
+                total_count: listing.total,
+            },
+        );
+        connection
+            .edges
+            .extend(listing.items.into_iter().enumerate().map(|(i, p)| {
+                Edge::new(
+                    encode_cursor(page.offset + i as u64),
+                    ProductObject::from(p),
+                )
+            }));
+        Ok(connection)
+    }
+
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<ProductObject>> {
+        let Ok(id) = Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<DataLoader<ProductLoader>>()?
+            .load_one(id)
+            .await?
+            .map(Into::into))
+    }
+
+    /// Federation entity resolver; concurrent lookups in one request become one query.
+    #[graphql(entity)]
+    async fn find_product_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<ProductObject>> {
+        let Ok(id) = Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<DataLoader<ProductLoader>>()?
+            .load_one(id)
+            .await?
+            .map(Into::into))
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Admins only.
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> async_graphql::Result<ProductObject> {
+        let caller = ctx.data::<Viewer>()?.require_admin()?;
+        let product = NewProduct::parse(ProductDraft {
+            name: &input.name,
+            description: input.description.as_deref(),
+            price_minor: input.price.0,
+            currency: input.currency.as_deref(),
+            stock: i64::from(input.stock),
+            category: input.category.as_deref(),
+        })
+        .map_err(Error::from)?;
+        Ok(ctx
+            .data::<Arc<Catalog>>()?
+            .create(&caller, product)
+            .await?
+            .into())
+    }
+
+    /// Admins only: a signed change to stock, refused with INSUFFICIENT_STOCK below zero.
+    async fn adjust_stock(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        delta: i32,
+    ) -> async_graphql::Result<ProductObject> {
+        let caller = ctx.data::<Viewer>()?.require_admin()?;
+        let id = Uuid::parse_str(&product_id).map_err(|_| Error::NotFound)?;
+        let delta = StockDelta::parse(i64::from(delta)).map_err(Error::from)?;
+        Ok(ctx
+            .data::<Arc<Catalog>>()?
+            .adjust_stock(&caller, id, delta)
+            .await?
+            .into())
+    }
+}

@@ -1,0 +1,91 @@
+//! The products service: the catalogue, stock, and reservations for orders; the `Product`
+//! entity of the supergraph.
+
+pub mod catalog;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod rest;
+pub mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use kit::auth::{ServiceAuth, TokenVerifier};
+use kit::config::{DatabaseUrl, HttpConfig};
+
+use crate::catalog::Catalog;
+use crate::graphql::ProductsSchema;
+use crate::store::ProductStore;
+
+pub const SERVICE: &str = "products";
+pub const DEFAULT_PORT: u16 = 8002;
+
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseUrl,
+}
+
+impl Config {
+    /// Reads `PORT`, `DATABASE_URL` (token and service settings are read by their own types).
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            http: HttpConfig::from_env(DEFAULT_PORT)?,
+            database: DatabaseUrl::from_env("products.db")?,
+        })
+    }
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub catalog: Arc<Catalog>,
+    pub verifier: Arc<TokenVerifier>,
+    pub service_auth: Arc<ServiceAuth>,
+    pub schema: ProductsSchema,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn ProductStore>,
+        verifier: Arc<TokenVerifier>,
+        service_auth: Arc<ServiceAuth>,
+    ) -> Self {
+        let catalog = Arc::new(Catalog::new(store));
+        Self {
+            schema: graphql::schema(catalog.clone()),
+            catalog,
+            verifier,
+            service_auth,
+        }
+    }
+
+    pub async fn from_config(
+        config: &Config,
+        verifier: Arc<TokenVerifier>,
+        service_auth: Arc<ServiceAuth>,
+    ) -> anyhow::Result<Self> {
+        tracing::info!(database = %config.database.redacted(), "opening products store");
+        let store = store::open(&config.database)
+            .await
+            .context("opening the products store")?;
+        Ok(Self::new(store, verifier, service_auth))
+    }
+}
+
+/// Every route of the service, with the shared middleware.
+pub fn app(state: AppState, http: &HttpConfig) -> Router {
+    let store = state.catalog.store().clone();
+    let ready: kit::health::ReadinessCheck = Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { Ok(store.ping().await?) })
+    });
+    let routes = rest::routes()
+        .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
+        .with_state(state)
+        .merge(kit::health::router(SERVICE, ready));
+    kit::http::finish(routes, http)
+}

@@ -1,0 +1,253 @@
+//! REST routes: the public catalogue, admin writes, and internal reservation endpoints for orders.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use chrono::{DateTime, Utc};
+use kit::auth::{Caller, ServiceCaller};
+use kit::extract::{Json, Path, Query};
+use kit::money::Amount;
+use kit::pagination::Page;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::{
+    NewProduct, Product, ProductDraft, ProductQuery, Reservation, ReservationRequest, Sort,
+    StockDelta,
+};
+use crate::error::Error;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/products", get(list).post(create))
+        .route("/api/products/{product_id}", get(get_one))
+        .route("/api/products/{product_id}/stock", put(adjust_stock))
+        .route("/internal/reservations", post(reserve))
+        .route("/internal/reservations/{order_id}", get(reservation))
+        .route("/internal/reservations/{order_id}/release", post(release))
+}
+
+/// A product as the API shows it; `price` is a JSON number with two decimals.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    id: Uuid,
+    name: String,
+    description: String,
+    price: Amount,
+    currency: String,
+    stock: i32,
+    category: Option<String>,
+    active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            price: Amount(p.price_minor),
+            currency: p.currency.to_string(),
+            stock: p.stock,
+            category: p.category,
+            active: p.active,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    category: Option<String>,
+    search: Option<String>,
+    sort: Option<String>,
+}
+
+/// The total number of matching products, for paging through the list.
+const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+
+async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, Error> {
+    let sort = params
+        .sort
+        .as_deref()
+        .map(Sort::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let query = ProductQuery::new(
+        Page::new(params.limit, params.offset)?,
+        params.category.as_deref(),
+        params.search.as_deref(),
+        sort,
+    )?;
+    let listing = state.catalog.list(&query).await?;
+    let items: Vec<ProductView> = listing.items.into_iter().map(Into::into).collect();
+    Ok((
+        [(TOTAL_COUNT, HeaderValue::from(listing.total))],
+        Json(items),
+    )
+        .into_response())
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ProductView>, Error> {
+    Ok(Json(state.catalog.get(id).await?.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    description: Option<String>,
+    price: Amount,
+    currency: Option<String>,
+    stock: i64,
+    category: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateBody>,
+) -> Result<(StatusCode, Json<ProductView>), Error> {
+    caller.require_admin()?;
+    let product = NewProduct::parse(ProductDraft {
+        name: &body.name,
+        description: body.description.as_deref(),
+        price_minor: body.price.0,
+        currency: body.currency.as_deref(),
+        stock: body.stock,
+        category: body.category.as_deref(),
+    })?;
+    let product = state.catalog.create(&caller, product).await?;
+    Ok((StatusCode::CREATED, Json(product.into())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    /// Signed change: `-5` takes five out, `10` adds ten.
+    quantity: i64,
+}
+
+async fn adjust_stock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<StockBody>,
+) -> Result<Json<ProductView>, Error> {
+    caller.require_admin()?;
+    let delta = StockDelta::parse(body.quantity)?;
+    Ok(Json(
+        state.catalog.adjust_stock(&caller, id, delta).await?.into(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReserveBody {
+    order_id: Uuid,
+    items: Vec<ReserveItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReserveItem {
+    product_id: Uuid,
+    quantity: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReservationView {
+    order_id: Uuid,
+    status: &'static str,
+    lines: Vec<ReservedLineView>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReservedLineView {
+    product_id: Uuid,
+    name: String,
+    quantity: i32,
+    unit_price: Amount,
+    currency: String,
+}
+
+impl From<Reservation> for ReservationView {
+    fn from(r: Reservation) -> Self {
+        Self {
+            order_id: r.order_id,
+            status: r.status.as_str(),
+            lines: r
+                .lines
+                .into_iter()
+                .map(|l| ReservedLineView {
+                    product_id: l.product_id,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price: Amount(l.unit_price_minor),
+                    currency: l.currency.to_string(),
+                })
+                .collect(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Internal: 201 when stock was taken now, 200 when the same order id was reserved before.
+async fn reserve(
+    State(state): State<AppState>,
+    _service: ServiceCaller,
+    Json(body): Json<ReserveBody>,
+) -> Result<(StatusCode, Json<ReservationView>), Error> {
+    let request = ReservationRequest::parse(
+        body.order_id,
+        body.items.iter().map(|i| (i.product_id, i.quantity)),
+    )?;
+    let (reservation, created) = state.catalog.reserve(&request).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(reservation.into())))
+}
+
+async fn reservation(
+    State(state): State<AppState>,
+    _service: ServiceCaller,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ReservationView>, Error> {
+    let reservation = state
+        .catalog
+        .store()
+        .reservation(order_id)
+        .await?
+        .ok_or(Error::ReservationNotFound)?;
+    Ok(Json(reservation.into()))
+}
+
+async fn release(
+    State(state): State<AppState>,
+    _service: ServiceCaller,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ReservationView>, Error> {
+    Ok(Json(state.catalog.release(order_id).await?.into()))
+}

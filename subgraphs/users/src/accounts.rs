@@ -1,0 +1,185 @@
+//! What the users service does, whatever the transport: register, log in, read profiles, and
+//! bootstrap the first admin.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use kit::auth::{AccessToken, Caller, Role, TokenIssuer};
+use kit::db::StoreError;
+use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::domain::{Email, Name, Password, Registration, User};
+use crate::error::Error;
+use crate::store::{NewUser, UserStore};
+
+pub struct Accounts {
+    store: Arc<dyn UserStore>,
+    issuer: Arc<TokenIssuer>,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn UserStore>, issuer: Arc<TokenIssuer>) -> Self {
+        Self { store, issuer }
+    }
+
+    pub fn store(&self) -> &Arc<dyn UserStore> {
+        &self.store
+    }
+
+    pub fn issuer(&self) -> &Arc<TokenIssuer> {
+        &self.issuer
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, registration: Registration) -> Result<User, Error> {
+        self.create(registration, Role::Customer).await
+    }
+
+    async fn create(&self, registration: Registration, role: Role) -> Result<User, Error> {
+        let Registration {
+            email,
+            password,
+            name,
+        } = registration;
+        let password_hash = hash_password(password).await?;
+        let new = NewUser {
+            id: Uuid::now_v7(),
+            email,
+            name,
+            role,
+            password_hash,
+            created_at: chrono::Utc::now(),
+        };
+        match self.store.insert(&new).await {
+            Ok(user) => {
+                tracing::info!(user_id = %user.id, role = role.as_str(), "user registered");
+                Ok(user)
+            }
+            Err(StoreError::Conflict(_)) => Err(Error::EmailTaken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Checks the password and issues an access token. An unknown email and a wrong password
+    /// answer alike, and take alike long (a dummy hash is checked), so the answer never tells
+    /// whether an account exists.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> Result<(AccessToken, User), Error> {
+        let credentials = match Email::parse(email) {
+            Ok(email) => self.store.credentials(&email).await?,
+            Err(_) => None,
+        };
+        let (hash, user) = match credentials {
+            Some(c) => (c.password_hash, Some(c.user)),
+            None => (dummy_hash().to_owned(), None),
+        };
+        let matches = verify_password(password, hash).await?;
+        match user {
+            Some(user) if matches => {
+                let token = self.issuer.issue(user.id, user.role)?;
+                tracing::info!(user_id = %user.id, "login succeeded");
+                Ok((token, user))
+            }
+            _ => {
+                tracing::info!("login failed");
+                Err(Error::InvalidCredentials)
+            }
+        }
+    }
+
+    /// A profile the caller may see: their own, or any for an admin. Others answer not-found, so
+    /// ids of other accounts cannot be probed.
+    pub async fn profile(&self, caller: &Caller, id: Uuid) -> Result<User, Error> {
+        if !caller.can_act_for(id) {
+            return Err(Error::NotFound);
+        }
+        self.store.get(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Ensures an admin account with `email` exists. Idempotent: an existing account keeps its
+    /// password and is promoted if needed; several replicas starting at once are fine.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password: &SecretString,
+    ) -> anyhow::Result<()> {
+        let email = Email::parse(email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL: {e}"))?;
+        if self.store.promote_to_admin(&email).await? {
+            tracing::info!(email = email.as_str(), "admin account present");
+            return Ok(());
+        }
+        let password = Password::parse(password.expose_secret().to_owned())
+            .map_err(|e| anyhow::anyhow!("ADMIN_PASSWORD: {e}"))?;
+        let registration = Registration {
+            email: email.clone(),
+            password,
+            name: Name::parse("Administrator")?,
+        };
+        match self.create(registration, Role::Admin).await {
+            Ok(_) => tracing::info!(email = email.as_str(), "admin account created"),
+            // Another replica created it between our two statements.
+            Err(Error::EmailTaken) => {
+                self.store.promote_to_admin(&email).await?;
+            }
+            Err(other) => return Err(anyhow::anyhow!(other)),
+        }
+        Ok(())
+    }
+}
+
+/// argon2id with the crate's defaults (m = 19 MiB, t = 2, p = 1), on a blocking thread so a
+/// burst of logins never stalls the async workers.
+async fn hash_password(password: Password) -> Result<String, Error> {
+    let span = tracing::info_span!("hash_password");
+    let hash = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.expose().as_bytes(), &salt)
+                .map(|h| h.to_string())
+        })
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    Ok(hash)
+}
+
+async fn verify_password(password: SecretString, hash: String) -> Result<bool, Error> {
+    let span = tracing::info_span!("verify_password");
+    let matches = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.expose_secret().as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+    })
+    .instrument(tracing::Span::current())
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok(matches)
+}
+
+/// A valid hash of a random password, checked when the email is unknown.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(Uuid::new_v4().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}

@@ -1,0 +1,186 @@
+//! The users subgraph: `User @key(fields: "id")`, `me`, `user(id)`, `register`, `login`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
+use chrono::{DateTime, Utc};
+use kit::ApiError;
+use kit::auth::{Role, Viewer};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::accounts::Accounts;
+use crate::domain::{Registration, User};
+use crate::error::Error;
+use crate::store::UserStore;
+
+pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(accounts: Arc<Accounts>) -> UsersSchema {
+    kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
+        .data(accounts)
+        .finish()
+}
+
+pub async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let loader = DataLoader::new(UserLoader(state.accounts.store().clone()), tokio::spawn);
+    kit::graphql::handle(&state.schema, &state.verifier, &headers, body, |request| {
+        request.data(loader)
+    })
+    .await
+}
+
+pub async fn graphiql() -> Html<String> {
+    kit::graphql::graphiql("users subgraph")
+}
+
+/// A user account.
+#[derive(SimpleObject)]
+#[graphql(name = "User")]
+pub struct UserObject {
+    id: ID,
+    email: String,
+    name: String,
+    role: Role,
+    created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserObject {
+    fn from(user: User) -> Self {
+        Self {
+            id: ID(user.id.to_string()),
+            email: user.email.as_str().to_owned(),
+            name: user.name.as_str().to_owned(),
+            role: user.role,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    access_token: String,
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+    user: UserObject,
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    email: String,
+    password: String,
+    name: String,
+}
+
+/// Loads users by id, one query per batch.
+pub struct UserLoader(Arc<dyn UserStore>);
+
+impl Loader<Uuid> for UserLoader {
+    type Value = User;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, ApiError> {
+        let users = self.0.get_many(keys).await?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+fn parse_id(id: &ID) -> Option<Uuid> {
+    Uuid::parse_str(id).ok()
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
+        let caller = ctx.data::<Viewer>()?.require()?;
+        let accounts = ctx.data::<Arc<Accounts>>()?;
+        Ok(accounts.profile(&caller, caller.user_id).await?.into())
+    }
+
+    /// A user by id: yourself, or anyone for an admin; null otherwise.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<UserObject>> {
+        let caller = ctx.data::<Viewer>()?.require()?;
+        let Some(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        match ctx.data::<Arc<Accounts>>()?.profile(&caller, id).await {
+            Ok(user) => Ok(Some(user.into())),
+            Err(Error::NotFound) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Federation entity resolver, batched through the dataloader. Answers null for users the
+    /// caller may not see, so a reference never leaks another account.
+    #[graphql(entity)]
+    async fn find_user_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<UserObject>> {
+        let viewer = ctx.data::<Viewer>()?;
+        let Some(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        if !viewer.0.is_some_and(|caller| caller.can_act_for(id)) {
+            return Ok(None);
+        }
+        let user = ctx.data::<DataLoader<UserLoader>>()?.load_one(id).await?;
+        Ok(user.map(Into::into))
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Creates a customer account.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<UserObject> {
+        let registration =
+            Registration::parse(&input.email, input.password, &input.name).map_err(Error::from)?;
+        Ok(ctx
+            .data::<Arc<Accounts>>()?
+            .register(registration)
+            .await?
+            .into())
+    }
+
+    /// Exchanges email and password for an access token.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let (token, user) = ctx
+            .data::<Arc<Accounts>>()?
+            .login(&email, SecretString::from(password))
+            .await?;
+        Ok(AuthPayload {
+            access_token: token.token,
+            token_type: "Bearer",
+            expires_in: token.expires_in.as_secs(),
+            user: user.into(),
+        })
+    }
+}

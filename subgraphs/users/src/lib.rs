@@ -1,0 +1,128 @@
+//! The users service: accounts, login and access tokens; the `User` entity of the supergraph.
+
+pub mod accounts;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod rest;
+pub mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use kit::auth::{JwkSet, SigningKey, TokenIssuer, TokenSettings, TokenVerifier};
+use kit::config::{DatabaseUrl, HttpConfig};
+use secrecy::SecretString;
+
+use crate::accounts::Accounts;
+use crate::graphql::UsersSchema;
+use crate::store::UserStore;
+
+pub const SERVICE: &str = "users";
+pub const DEFAULT_PORT: u16 = 8001;
+
+/// The first admin, created at start-up if missing.
+pub struct AdminAccount {
+    pub email: String,
+    pub password: SecretString,
+}
+
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseUrl,
+    pub tokens: TokenSettings,
+    /// PKCS#8 PEM Ed25519 key that signs access tokens; generated per process when absent.
+    pub signing_key: Option<SecretString>,
+    pub admin: Option<AdminAccount>,
+}
+
+impl Config {
+    /// Reads `PORT`, `DATABASE_URL`, `JWT_*`, `ACCESS_TOKEN_TTL_SECS`, `ADMIN_EMAIL`, `ADMIN_PASSWORD`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let admin = match (
+            kit::config::var("ADMIN_EMAIL"),
+            kit::config::secret("ADMIN_PASSWORD"),
+        ) {
+            (Some(email), Some(password)) => Some(AdminAccount { email, password }),
+            (None, None) => None,
+            _ => anyhow::bail!("set both ADMIN_EMAIL and ADMIN_PASSWORD, or neither"),
+        };
+        Ok(Self {
+            http: HttpConfig::from_env(DEFAULT_PORT)?,
+            database: DatabaseUrl::from_env("users.db")?,
+            tokens: TokenSettings::from_env()?,
+            signing_key: kit::config::secret("JWT_PRIVATE_KEY"),
+            admin,
+        })
+    }
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub accounts: Arc<Accounts>,
+    pub verifier: Arc<TokenVerifier>,
+    pub schema: UsersSchema,
+    pub jwks: Arc<JwkSet>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn UserStore>, issuer: Arc<TokenIssuer>) -> anyhow::Result<Self> {
+        let public = issuer.public_key().clone();
+        let verifier = TokenVerifier::with_keys(std::slice::from_ref(&public), issuer.settings())?;
+        let accounts = Arc::new(Accounts::new(store, issuer));
+        Ok(Self {
+            schema: graphql::schema(accounts.clone()),
+            accounts,
+            verifier: Arc::new(verifier),
+            jwks: Arc::new(JwkSet {
+                keys: vec![public.jwk()],
+            }),
+        })
+    }
+
+    /// Opens the store, loads the signing key and bootstraps the admin.
+    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+        tracing::info!(database = %config.database.redacted(), "opening users store");
+        let store = store::open(&config.database)
+            .await
+            .context("opening the users store")?;
+        let key = match &config.signing_key {
+            Some(pem) => SigningKey::from_pem(pem).context("JWT_PRIVATE_KEY")?,
+            None => {
+                tracing::warn!(
+                    "JWT_PRIVATE_KEY is not set; signing with a key generated for this process only"
+                );
+                SigningKey::generate()
+            }
+        };
+        let state = Self::new(
+            store,
+            Arc::new(TokenIssuer::new(key, config.tokens.clone())),
+        )?;
+        if let Some(admin) = &config.admin {
+            state
+                .accounts
+                .bootstrap_admin(&admin.email, &admin.password)
+                .await
+                .context("bootstrapping the admin")?;
+        }
+        Ok(state)
+    }
+}
+
+/// Every route of the service, with the shared middleware.
+pub fn app(state: AppState, http: &HttpConfig) -> Router {
+    let store = state.accounts.store().clone();
+    let ready: kit::health::ReadinessCheck = Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { Ok(store.ping().await?) })
+    });
+    let routes = rest::routes()
+        .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
+        .with_state(state)
+        .merge(kit::health::router(SERVICE, ready));
+    kit::http::finish(routes, http)
+}
