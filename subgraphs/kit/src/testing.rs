@@ -5,12 +5,23 @@
 
 use std::sync::Arc;
 
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::auth::{Role, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier};
+use tower::ServiceExt;
+
+use crate::auth::{
+    Claims, Role, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier,
+};
 
 fn postgres_admin_options() -> PgConnectOptions {
     if let Some(url) = crate::config::var("TEST_DATABASE_URL") {
@@ -86,4 +97,185 @@ impl TestAuth {
     pub fn customer_token(&self) -> String {
         self.token(Uuid::new_v4(), Role::Customer)
     }
+}
+
+impl TestAuth {
+    /// A correctly signed token that expired an hour ago.
+    pub fn expired_token(&self, user_id: Uuid, role: Role) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let settings = self.issuer.settings();
+        let claims = Claims {
+            sub: user_id,
+            role,
+            iss: settings.issuer.clone(),
+            aud: settings.audience.clone(),
+            iat: now - 7200,
+            exp: now - 3600,
+        };
+        self.issuer.sign(&claims).expect("sign")
+    }
+
+    /// A token with claims that would make anyone admin, signed with no algorithm at all.
+    pub fn alg_none_token(&self) -> String {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let payload =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&self.admin_claims()).expect("claims"));
+        format!("{header}.{payload}.")
+    }
+
+    /// The classic key-confusion forgery: HS256 with the public key as the HMAC secret.
+    pub fn hs256_with_public_key_token(&self) -> String {
+        let public = self.issuer.public_key();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(public.kid().to_owned());
+        let key = jsonwebtoken::EncodingKey::from_secret(public.to_pem().as_bytes());
+        jsonwebtoken::encode(&header, &self.admin_claims(), &key).expect("sign")
+    }
+
+    /// A well-formed token from a key nobody trusts.
+    pub fn foreign_token(&self) -> String {
+        TokenIssuer::new(SigningKey::generate(), self.issuer.settings().clone())
+            .issue(Uuid::new_v4(), Role::Admin)
+            .expect("issue")
+            .token
+    }
+
+    /// A token from the right key for another audience.
+    pub fn wrong_audience_token(&self) -> String {
+        let mut claims = self.admin_claims();
+        claims.aud = "someone-else".to_owned();
+        self.issuer.sign(&claims).expect("sign")
+    }
+
+    fn admin_claims(&self) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        let settings = self.issuer.settings();
+        Claims {
+            sub: Uuid::new_v4(),
+            role: Role::Admin,
+            iss: settings.issuer.clone(),
+            aud: settings.audience.clone(),
+            iat: now,
+            exp: now + 600,
+        }
+    }
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The `error.code` of a REST error body, after checking the body has the shared shape.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        let error = body
+            .get("error")
+            .unwrap_or_else(|| panic!("no error object in {body}"));
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "error without message: {body}"
+        );
+        error["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {body}"))
+            .to_owned()
+    }
+
+    /// Asserts the status and the error code together.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.error_code().as_str()),
+            (status, code),
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+}
+
+/// Sends a request through the app in-process. A 5xx other than 503 fails the test on the spot:
+/// no input may make a service answer 500.
+pub async fn send(app: &Router, request: Request<Body>) -> TestResponse {
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("read body")
+        .to_bytes();
+    assert!(
+        !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+        "server error {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    TestResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A request with an optional bearer token and an optional JSON body.
+pub fn request(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::to_vec(body).expect("serialize")))
+            .expect("request"),
+        None => builder.body(Body::empty()).expect("request"),
+    }
+}
+
+/// A request whose body is sent as given, for malformed and oversized bodies.
+pub fn raw_request(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    builder.body(body.into()).expect("request")
+}
+
+/// Runs a GraphQL operation and returns the whole response body.
+pub async fn graphql(app: &Router, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let body = serde_json::json!({"query": query, "variables": variables});
+    let response = send(app, request(Method::POST, "/graphql", token, Some(&body))).await;
+    response.json()
 }

@@ -88,6 +88,18 @@ impl TokenIssuer {
         &self.settings
     }
 
+    /// Signs arbitrary claims with this issuer's key and `kid` (tests use it for expired tokens).
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.key.public().kid().to_owned());
+        header.typ = Some("JWT".to_owned());
+        Ok(jsonwebtoken::encode(
+            &header,
+            claims,
+            self.key.encoding_key(),
+        )?)
+    }
+
     pub fn issue(&self, user_id: Uuid, role: Role) -> anyhow::Result<AccessToken> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(self.settings.ttl.as_secs())?;

@@ -1,0 +1,109 @@
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use kit::config::HttpConfig;
+use kit::money::Currency;
+use kit::testing::{TestAuth, TestResponse};
+use products::domain::{NewProduct, Product};
+use products::store::{PgProductStore, ProductStore, SqliteProductStore};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store on a database of its own; the guard keeps a SQLite file alive.
+pub struct TestStore {
+    pub store: Arc<dyn ProductStore>,
+    _dir: Option<TempDir>,
+}
+
+impl TestStore {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let (dir, pool) = kit::testing::sqlite_pool().await;
+                Self {
+                    store: Arc::new(SqliteProductStore::new(pool).await.expect("migrate")),
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let pool = kit::testing::postgres_pool().await;
+                Self {
+                    store: Arc::new(PgProductStore::new(pool).await.expect("migrate")),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn product(&self, name: &str, price_minor: i64, stock: i32) -> Product {
+        self.product_in(name, price_minor, stock, "Electronics")
+            .await
+    }
+
+    pub async fn product_in(
+        &self,
+        name: &str,
+        price_minor: i64,
+        stock: i32,
+        category: &str,
+    ) -> Product {
+        let new = NewProduct {
+            name: name.to_owned(),
+            description: String::new(),
+            price_minor,
+            currency: Currency::USD,
+            stock,
+            category: Some(category.to_owned()),
+        };
+        self.store
+            .insert(Uuid::now_v7(), &new)
+            .await
+            .expect("insert product")
+    }
+
+    pub async fn stock_of(&self, id: Uuid) -> i32 {
+        self.store
+            .get(id)
+            .await
+            .expect("get")
+            .expect("product exists")
+            .stock
+    }
+}
+
+/// The whole products app in-process, with its own database and keys.
+pub struct TestApp {
+    pub router: Router,
+    pub auth: TestAuth,
+    pub db: TestStore,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        let db = TestStore::new(backend).await;
+        let auth = TestAuth::default();
+        let state = products::AppState::new(
+            db.store.clone(),
+            auth.verifier.clone(),
+            auth.service.clone(),
+        );
+        let router = products::app(state, &HttpConfig::with_port(0));
+        Self { router, auth, db }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        kit::testing::send(&self.router, request).await
+    }
+
+    pub fn service_token(&self) -> String {
+        self.auth.service.mint().expect("mint")
+    }
+}

@@ -1,0 +1,171 @@
+//! The internal reservation endpoints the orders service calls.
+
+use axum::http::{Method, StatusCode};
+use kit::testing::request;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestApp};
+
+#[tokio::test]
+async fn reserve_replay_and_release_over_http() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let service = app.service_token();
+    let laptop = app.db.product("Laptop", 99_999, 5).await;
+    let mouse = app.db.product("Mouse", 2_499, 5).await;
+    let order = Uuid::new_v4();
+    let body = json!({"orderId": order, "items": [
+        {"productId": laptop.id, "quantity": 1},
+        {"productId": mouse.id, "quantity": 2},
+    ]});
+
+    let response = app
+        .send(request(
+            Method::POST,
+            "/internal/reservations",
+            Some(&service),
+            Some(&body),
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    let reservation = response.json();
+    assert_eq!(reservation["status"], "reserved");
+    let laptop_line = reservation["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["productId"] == laptop.id.to_string())
+        .unwrap();
+    assert_eq!(laptop_line["unitPrice"], json!(999.99));
+
+    let replay = app
+        .send(request(
+            Method::POST,
+            "/internal/reservations",
+            Some(&service),
+            Some(&body),
+        ))
+        .await;
+    assert_eq!(
+        replay.status,
+        StatusCode::OK,
+        "a retried reservation answers the first one"
+    );
+    assert_eq!(
+        (
+            app.db.stock_of(laptop.id).await,
+            app.db.stock_of(mouse.id).await
+        ),
+        (4, 3)
+    );
+
+    let release_uri = format!("/internal/reservations/{order}/release");
+    for _ in 0..2 {
+        let response = app
+            .send(request(Method::POST, &release_uri, Some(&service), None))
+            .await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.json()["status"], "released");
+    }
+    assert_eq!(
+        (
+            app.db.stock_of(laptop.id).await,
+            app.db.stock_of(mouse.id).await
+        ),
+        (5, 5)
+    );
+
+    let unknown = format!("/internal/reservations/{}/release", Uuid::new_v4());
+    app.send(request(Method::POST, &unknown, Some(&service), None))
+        .await
+        .assert_error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn reservation_failures_are_409_and_take_nothing() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let service = app.service_token();
+    let p = app.db.product("Scarce", 100, 1).await;
+    let other = app.db.product("Plenty", 100, 10).await;
+    let body = json!({"orderId": Uuid::new_v4(), "items": [{"productId": other.id, "quantity": 1}, {"productId": p.id, "quantity": 2}]});
+    let response = app
+        .send(request(
+            Method::POST,
+            "/internal/reservations",
+            Some(&service),
+            Some(&body),
+        ))
+        .await;
+    response.assert_error(409, "INSUFFICIENT_STOCK");
+    assert_eq!(
+        (app.db.stock_of(p.id).await, app.db.stock_of(other.id).await),
+        (1, 10)
+    );
+
+    let ghost =
+        json!({"orderId": Uuid::new_v4(), "items": [{"productId": Uuid::new_v4(), "quantity": 1}]});
+    app.send(request(
+        Method::POST,
+        "/internal/reservations",
+        Some(&service),
+        Some(&ghost),
+    ))
+    .await
+    .assert_error(409, "CONFLICT");
+
+    for bad in [
+        json!({"orderId": Uuid::new_v4(), "items": []}),
+        json!({"orderId": Uuid::new_v4(), "items": [{"productId": p.id, "quantity": 0}]}),
+        json!({"orderId": Uuid::new_v4(), "items": [{"productId": p.id, "quantity": -1}]}),
+        json!({"orderId": "nope", "items": [{"productId": p.id, "quantity": 1}]}),
+        json!({"orderId": Uuid::new_v4(), "items": [{"productId": p.id, "quantity": 1, "price": 0.01}]}),
+    ] {
+        let response = app
+            .send(request(
+                Method::POST,
+                "/internal/reservations",
+                Some(&service),
+                Some(&bad),
+            ))
+            .await;
+        response.assert_error(422, "VALIDATION_FAILED");
+    }
+}
+
+#[tokio::test]
+async fn only_services_reach_internal_endpoints() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let p = app.db.product("Laptop", 99_999, 5).await;
+    let body = json!({"orderId": Uuid::new_v4(), "items": [{"productId": p.id, "quantity": 1}]});
+    app.send(request(
+        Method::POST,
+        "/internal/reservations",
+        None,
+        Some(&body),
+    ))
+    .await
+    .assert_error(401, "UNAUTHENTICATED");
+    for user_token in [app.auth.customer_token(), app.auth.admin_token()] {
+        let response = app
+            .send(request(
+                Method::POST,
+                "/internal/reservations",
+                Some(&user_token),
+                Some(&body),
+            ))
+            .await;
+        response.assert_error(403, "FORBIDDEN");
+    }
+    let other_secret =
+        kit::auth::ServiceAuth::new("orders", &kit::auth::ServiceAuth::generate_secret()).unwrap();
+    let foreign = other_secret.mint().unwrap();
+    app.send(request(
+        Method::POST,
+        "/internal/reservations",
+        Some(&foreign),
+        Some(&body),
+    ))
+    .await
+    .assert_error(401, "UNAUTHENTICATED");
+    assert_eq!(app.db.stock_of(p.id).await, 5);
+}
