@@ -1,0 +1,103 @@
+//! Tokens are checked, and profiles are private.
+
+use axum::http::{Method, StatusCode};
+use kit::auth::Role;
+use kit::testing::request;
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestApp};
+
+#[tokio::test]
+async fn profiles_need_a_valid_token() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let account = app.account("victim@example.com").await;
+    let uri = format!("/api/users/{}", account.id);
+    app.send(request(Method::GET, &uri, None, None))
+        .await
+        .assert_error(401, "UNAUTHENTICATED");
+    app.send(request(Method::GET, "/api/users/me", None, None))
+        .await
+        .assert_error(401, "UNAUTHENTICATED");
+    let id = account.id.parse().unwrap();
+    let forged = [
+        app.auth.expired_token(id, Role::Customer),
+        app.auth.alg_none_token(),
+        app.auth.hs256_with_public_key_token(),
+        app.auth.foreign_token(),
+        app.auth.wrong_audience_token(),
+        app.auth.service.mint().unwrap(),
+        format!("{}x", account.token),
+        String::new(),
+    ];
+    for token in &forged {
+        let response = app
+            .send(request(Method::GET, &uri, Some(token), None))
+            .await;
+        response.assert_error(401, "UNAUTHENTICATED");
+    }
+    let expired = app
+        .send(request(
+            Method::GET,
+            &uri,
+            Some(&app.auth.expired_token(id, Role::Customer)),
+            None,
+        ))
+        .await;
+    assert_eq!(expired.json()["error"]["message"], "token expired");
+}
+
+#[tokio::test]
+async fn a_customer_sees_only_their_own_profile_and_an_admin_sees_any() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let alice = app.account("alice@example.com").await;
+    let bob = app.account("bob@example.com").await;
+    let bobs = format!("/api/users/{}", bob.id);
+    app.send(request(Method::GET, &bobs, Some(&alice.token), None))
+        .await
+        .assert_error(404, "NOT_FOUND");
+    let unknown = format!("/api/users/{}", Uuid::new_v4());
+    app.send(request(Method::GET, &unknown, Some(&alice.token), None))
+        .await
+        .assert_error(404, "NOT_FOUND");
+    app.send(request(
+        Method::GET,
+        "/api/users/not-a-uuid",
+        Some(&alice.token),
+        None,
+    ))
+    .await
+    .assert_error(404, "NOT_FOUND");
+
+    let admin = app.auth.admin_token();
+    let response = app
+        .send(request(Method::GET, &bobs, Some(&admin), None))
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json()["email"], "bob@example.com");
+    app.send(request(Method::GET, &unknown, Some(&admin), None))
+        .await
+        .assert_error(404, "NOT_FOUND");
+}
+
+/// Another service verifies users' tokens with the key it fetches from the JWKS endpoint, over
+/// real HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_verify_with_keys_fetched_from_jwks() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(kit::http::serve(
+        listener,
+        app.router.clone(),
+        std::future::pending(),
+    ));
+    let account = app.account("remote@example.com").await;
+
+    let settings = kit::auth::TokenSettings::default();
+    let url = format!("http://{addr}/.well-known/jwks.json");
+    let verifier = kit::auth::TokenVerifier::with_jwks_url(url, kit::http::client(), &settings);
+    let claims = verifier.verify(&account.token).await.unwrap();
+    assert_eq!(claims.sub.to_string(), account.id);
+    assert!(verifier.verify(&app.auth.foreign_token()).await.is_err());
+    server.abort();
+}

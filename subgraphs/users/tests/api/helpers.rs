@@ -1,0 +1,105 @@
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request};
+use kit::config::HttpConfig;
+use kit::testing::{TestAuth, TestResponse, request};
+use serde_json::json;
+use tempfile::TempDir;
+use users::store::{PgUserStore, SqliteUserStore, UserStore};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store on a database of its own; the guard keeps a SQLite file alive.
+pub struct TestStore {
+    pub store: Arc<dyn UserStore>,
+    _dir: Option<TempDir>,
+}
+
+impl TestStore {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let (dir, pool) = kit::testing::sqlite_pool().await;
+                Self {
+                    store: Arc::new(SqliteUserStore::new(pool).await.expect("migrate")),
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let pool = kit::testing::postgres_pool().await;
+                Self {
+                    store: Arc::new(PgUserStore::new(pool).await.expect("migrate")),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// The whole users app in-process, with its own database and signing key.
+pub struct TestApp {
+    pub router: Router,
+    pub auth: TestAuth,
+    pub state: users::AppState,
+    pub db: TestStore,
+}
+
+/// A registered user and their token.
+pub struct Account {
+    pub id: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        let db = TestStore::new(backend).await;
+        let auth = TestAuth::default();
+        let state = users::AppState::new(db.store.clone(), auth.issuer.clone()).expect("state");
+        let router = users::app(state.clone(), &HttpConfig::with_port(0));
+        Self {
+            router,
+            auth,
+            state,
+            db,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        kit::testing::send(&self.router, request).await
+    }
+
+    /// Registers and logs in a customer.
+    pub async fn account(&self, email: &str) -> Account {
+        let body = json!({"email": email, "password": "Test123!", "name": "Test User"});
+        let registered = self
+            .send(request(
+                Method::POST,
+                "/api/users/register",
+                None,
+                Some(&body),
+            ))
+            .await;
+        assert_eq!(registered.status, 201, "{:?}", registered.json());
+        let login = json!({"email": email, "password": "Test123!"});
+        let response = self
+            .send(request(
+                Method::POST,
+                "/api/users/login",
+                None,
+                Some(&login),
+            ))
+            .await;
+        assert_eq!(response.status, 200);
+        let body = response.json();
+        Account {
+            id: registered.json()["id"].as_str().unwrap().to_owned(),
+            token: body["accessToken"].as_str().unwrap().to_owned(),
+        }
+    }
+}
