@@ -81,14 +81,29 @@ pub async fn sqlite_pool(url: &str) -> anyhow::Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    if let Some(parent) = options.get_filename().parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+    if let Some(parent) = options.get_filename().parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
     }
     Ok(SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?)
+}
+
+/// `prefix` followed by one bound parameter per id and a closing parenthesis: SQLite has no
+/// array parameters, so `id IN (...)` is how one query looks up many ids.
+pub fn sqlite_in_query<'a>(
+    prefix: &str,
+    ids: &'a [uuid::Uuid],
+) -> sqlx::QueryBuilder<'a, sqlx::Sqlite> {
+    let mut query = sqlx::QueryBuilder::new(prefix);
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    query
 }

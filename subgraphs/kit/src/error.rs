@@ -155,6 +155,25 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+/// For a service error type with `From<E> for ApiError`: answers HTTP responses and GraphQL
+/// errors through that one mapping.
+#[macro_export]
+macro_rules! api_error_conversions {
+    ($error:ty) => {
+        impl $crate::__private::axum::response::IntoResponse for $error {
+            fn into_response(self) -> $crate::__private::axum::response::Response {
+                $crate::ApiError::from(self).into_response()
+            }
+        }
+
+        impl From<$error> for $crate::__private::async_graphql::Error {
+            fn from(err: $error) -> Self {
+                $crate::ApiError::from(err).into()
+            }
+        }
+    };
+}
+
 /// Formats an error with its sources: `outer: inner: root`.
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 

@@ -2,11 +2,16 @@
 //! REST, the caller in request data, query guards, and the GraphiQL page.
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{ObjectType, Request, Schema, SchemaBuilder, SubscriptionType};
+use async_graphql::{
+    EmptySubscription, ObjectType, Request, Schema, SchemaBuilder, SubscriptionType,
+};
+use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
 use serde_json::json;
 
 use crate::auth::{TokenVerifier, Viewer, optional_caller};
@@ -74,12 +79,44 @@ where
     async_graphql_axum::GraphQLResponse::from(response).into_response()
 }
 
-/// The GraphiQL page served on `GET /graphql`.
-pub fn graphiql(title: &str) -> Html<String> {
+/// A service state that serves a subgraph at `/graphql`.
+pub trait Subgraph: Clone + Send + Sync + 'static {
+    type Query: ObjectType + 'static;
+    type Mutation: ObjectType + 'static;
+    /// The GraphiQL page title.
+    const TITLE: &'static str;
+
+    fn schema(&self) -> &Schema<Self::Query, Self::Mutation, EmptySubscription>;
+    fn verifier(&self) -> &TokenVerifier;
+    /// Adds the per-request data (dataloaders, whose caches live for one request).
+    fn request_data(&self, request: Request) -> Request;
+}
+
+/// `POST /graphql` runs operations, `GET /graphql` serves GraphiQL.
+pub fn routes<S: Subgraph>() -> Router<S> {
+    Router::new().route("/graphql", get(graphiql::<S>).post(execute::<S>))
+}
+
+async fn execute<S: Subgraph>(
+    State(state): State<S>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(
+        state.schema(),
+        state.verifier(),
+        &headers,
+        body,
+        |request| state.request_data(request),
+    )
+    .await
+}
+
+async fn graphiql<S: Subgraph>() -> Html<String> {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
-            .title(title)
+            .title(S::TITLE)
             .finish(),
     )
 }

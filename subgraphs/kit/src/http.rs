@@ -23,6 +23,17 @@ use crate::error::{ApiError, ErrorCode};
 /// The request-id header: taken from the caller when present (the router sets it), else minted.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// A whole service: its routes, the health routes with its readiness check, and the shared
+/// middleware.
+pub fn service(
+    name: &'static str,
+    routes: Router,
+    ready: crate::health::ReadinessCheck,
+    config: &HttpConfig,
+) -> Router {
+    finish(routes.merge(crate::health::router(name, ready)), config)
+}
+
 /// Wraps a service's routes with what every service needs: JSON 404/405 fallbacks, a body size
 /// limit, a request timeout, panic recovery, request ids and the request span.
 pub fn finish(routes: Router, config: &HttpConfig) -> Router {

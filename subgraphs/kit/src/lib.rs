@@ -16,3 +16,9 @@ pub mod telemetry;
 pub mod testing;
 
 pub use error::{ApiError, ErrorCode};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use async_graphql;
+    pub use axum;
+}

@@ -38,6 +38,74 @@ fn postgres_admin_options() -> PgConnectOptions {
     PgConnectOptions::new()
 }
 
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database for one test; the SQLite variant holds its temporary folder.
+pub enum TestPool {
+    Sqlite(tempfile::TempDir, SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Backend {
+    pub async fn pool(self) -> TestPool {
+        match self {
+            Backend::Sqlite => {
+                let (dir, pool) = sqlite_pool().await;
+                TestPool::Sqlite(dir, pool)
+            }
+            Backend::Postgres => TestPool::Postgres(postgres_pool().await),
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+/// Checks `/health`, `/health/live` and `/health/ready` answer 200 for `service`, and that
+/// unknown routes and methods answer in the shared error shape.
+pub async fn assert_health_and_fallbacks(app: &Router, service: &str, known_route: &str) {
+    for path in ["/health", "/health/live", "/health/ready"] {
+        let response = send(app, request(Method::GET, path, None, None)).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}");
+        assert_eq!(response.json()["service"], service);
+        assert!(
+            response.headers.contains_key(crate::http::REQUEST_ID),
+            "responses carry a request id"
+        );
+    }
+    send(app, request(Method::GET, "/no/such/route", None, None))
+        .await
+        .assert_error(404, "NOT_FOUND");
+    send(app, request(Method::DELETE, known_route, None, None))
+        .await
+        .assert_error(405, "METHOD_NOT_ALLOWED");
+}
+
 /// A pool on a schema of its own, so tests never see each other's rows.
 pub async fn postgres_pool() -> PgPool {
     let admin = postgres_admin_options();

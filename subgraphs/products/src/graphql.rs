@@ -7,11 +7,6 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
-use axum::response::{Html, Response};
 use chrono::{DateTime, Utc};
 use kit::ApiError;
 use kit::auth::Viewer;
@@ -19,7 +14,6 @@ use kit::money::Decimal;
 use kit::pagination::{Page, encode_cursor};
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::catalog::Catalog;
 use crate::domain::{NewProduct, Product, ProductDraft, ProductQuery, Sort, StockDelta};
 use crate::error::Error;
@@ -31,22 +25,6 @@ pub fn schema(catalog: Arc<Catalog>) -> ProductsSchema {
     kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(catalog)
         .finish()
-}
-
-pub async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let loader = DataLoader::new(ProductLoader(state.catalog.store().clone()), tokio::spawn);
-    kit::graphql::handle(&state.schema, &state.verifier, &headers, body, |request| {
-        request.data(loader)
-    })
-    .await
-}
-
-pub async fn graphiql() -> Html<String> {
-    kit::graphql::graphiql("products subgraph")
 }
 
 /// A product in the catalogue.
@@ -108,7 +86,7 @@ pub struct CreateProductInput {
 }
 
 /// Loads products by id, one query per batch.
-pub struct ProductLoader(Arc<dyn ProductStore>);
+pub struct ProductLoader(pub(crate) Arc<dyn ProductStore>);
 
 impl Loader<Uuid> for ProductLoader {
     type Value = Product;
@@ -118,6 +96,18 @@ impl Loader<Uuid> for ProductLoader {
         let products = self.0.get_many(keys).await?;
         Ok(products.into_iter().map(|p| (p.id, p)).collect())
     }
+}
+
+/// A product by id through the request's dataloader; null for ids that are not UUIDs.
+async fn load_product(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<ProductObject>> {
+    let Ok(id) = Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    Ok(ctx
+        .data::<DataLoader<ProductLoader>>()?
+        .load_one(id)
+        .await?
+        .map(Into::into))
 }
 
 pub struct Query;
@@ -168,14 +158,7 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<ProductObject>> {
-        let Ok(id) = Uuid::parse_str(&id) else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data::<DataLoader<ProductLoader>>()?
-            .load_one(id)
-            .await?
-            .map(Into::into))
+        load_product(ctx, &id).await
     }
 
     /// Federation entity resolver; concurrent lookups in one request become one query.
@@ -185,14 +168,7 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<ProductObject>> {
-        let Ok(id) = Uuid::parse_str(&id) else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data::<DataLoader<ProductLoader>>()?
-            .load_one(id)
-            .await?
-            .map(Into::into))
+        load_product(ctx, &id).await
     }
 }
 

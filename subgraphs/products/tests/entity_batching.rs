@@ -13,7 +13,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[allow(dead_code)]
 mod helpers;
 
-use helpers::{Backend, TestApp};
+use helpers::TestApp;
+use kit::testing::Backend;
 
 static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 

@@ -1,6 +1,5 @@
 //! The users service's errors and the one place they map to codes.
 
-use axum::response::{IntoResponse, Response};
 use kit::auth::AuthError;
 use kit::db::StoreError;
 use kit::{ApiError, ErrorCode};
@@ -44,14 +43,4 @@ impl From<Error> for ApiError {
     }
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        ApiError::from(self).into_response()
-    }
-}
-
-impl From<Error> for async_graphql::Error {
-    fn from(err: Error) -> Self {
-        ApiError::from(err).into()
-    }
-}
+kit::api_error_conversions!(Error);

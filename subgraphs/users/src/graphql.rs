@@ -5,18 +5,12 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
-use axum::response::{Html, Response};
 use chrono::{DateTime, Utc};
 use kit::ApiError;
 use kit::auth::{Role, Viewer};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::accounts::Accounts;
 use crate::domain::{Registration, User};
 use crate::error::Error;
@@ -28,22 +22,6 @@ pub fn schema(accounts: Arc<Accounts>) -> UsersSchema {
     kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(accounts)
         .finish()
-}
-
-pub async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let loader = DataLoader::new(UserLoader(state.accounts.store().clone()), tokio::spawn);
-    kit::graphql::handle(&state.schema, &state.verifier, &headers, body, |request| {
-        request.data(loader)
-    })
-    .await
-}
-
-pub async fn graphiql() -> Html<String> {
-    kit::graphql::graphiql("users subgraph")
 }
 
 /// A user account.
@@ -86,7 +64,7 @@ pub struct RegisterInput {
 }
 
 /// Loads users by id, one query per batch.
-pub struct UserLoader(Arc<dyn UserStore>);
+pub struct UserLoader(pub(crate) Arc<dyn UserStore>);
 
 impl Loader<Uuid> for UserLoader {
     type Value = User;

@@ -10,9 +10,9 @@ pub mod store;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use async_graphql::dataloader::DataLoader;
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
 use kit::auth::{JwkSet, SigningKey, TokenIssuer, TokenSettings, TokenVerifier};
 use kit::config::{DatabaseUrl, HttpConfig};
 use secrecy::SecretString;
@@ -113,16 +113,32 @@ impl AppState {
     }
 }
 
+impl kit::graphql::Subgraph for AppState {
+    type Query = graphql::Query;
+    type Mutation = graphql::Mutation;
+    const TITLE: &'static str = "users subgraph";
+
+    fn schema(&self) -> &UsersSchema {
+        &self.schema
+    }
+
+    fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
+    }
+
+    fn request_data(&self, request: async_graphql::Request) -> async_graphql::Request {
+        request.data(DataLoader::new(
+            graphql::UserLoader(self.accounts.store().clone()),
+            tokio::spawn,
+        ))
+    }
+}
+
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    let store = state.accounts.store().clone();
-    let ready: kit::health::ReadinessCheck = Arc::new(move || {
-        let store = store.clone();
-        Box::pin(async move { Ok(store.ping().await?) })
-    });
+    let ready = kit::health::readiness(state.accounts.store().clone(), |store| store.ping());
     let routes = rest::routes()
-        .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
-        .with_state(state)
-        .merge(kit::health::router(SERVICE, ready));
-    kit::http::finish(routes, http)
+        .merge(kit::graphql::routes())
+        .with_state(state);
+    kit::http::service(SERVICE, routes, ready, http)
 }

@@ -1,4 +1,4 @@
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::{ProductRow, sql, sql_product_store};
@@ -16,16 +16,13 @@ impl SqliteProductStore {
     }
 
     async fn fetch_many(pool: &SqlitePool, ids: &[Uuid]) -> Result<Vec<ProductRow>, sqlx::Error> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM products WHERE id IN (",
-            sql::COLUMNS
-        ));
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        query.push(")");
-        query.build_query_as().fetch_all(pool).await
+        kit::db::sqlite_in_query(
+            &format!("SELECT {} FROM products WHERE id IN (", sql::COLUMNS),
+            ids,
+        )
+        .build_query_as()
+        .fetch_all(pool)
+        .await
     }
 }
 

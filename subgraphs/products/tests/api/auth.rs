@@ -4,7 +4,9 @@ use axum::http::Method;
 use kit::testing::request;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn writes_need_a_valid_admin_token() {

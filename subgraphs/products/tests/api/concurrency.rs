@@ -5,7 +5,9 @@ use kit::testing::request;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 on_each_backend!(
     fifty_concurrent_decrements_on_stock_twenty_sell_exactly_twenty,

@@ -4,7 +4,9 @@ use kit::testing::graphql;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn sdl_declares_the_product_entity_for_federation_v2() {

@@ -5,17 +5,11 @@ use axum::body::Body;
 use axum::http::Request;
 use kit::config::HttpConfig;
 use kit::money::Currency;
-use kit::testing::{TestAuth, TestResponse};
+use kit::testing::{Backend, TestAuth, TestPool, TestResponse};
 use products::domain::{NewProduct, Product};
 use products::store::{PgProductStore, ProductStore, SqliteProductStore};
 use tempfile::TempDir;
 use uuid::Uuid;
-
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A store on a database of its own; the guard keeps a SQLite file alive.
 pub struct TestStore {
@@ -25,21 +19,15 @@ pub struct TestStore {
 
 impl TestStore {
     pub async fn new(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let (dir, pool) = kit::testing::sqlite_pool().await;
-                Self {
-                    store: Arc::new(SqliteProductStore::new(pool).await.expect("migrate")),
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let pool = kit::testing::postgres_pool().await;
-                Self {
-                    store: Arc::new(PgProductStore::new(pool).await.expect("migrate")),
-                    _dir: None,
-                }
-            }
+        match backend.pool().await {
+            TestPool::Sqlite(dir, pool) => Self {
+                store: Arc::new(SqliteProductStore::new(pool).await.expect("migrate")),
+                _dir: Some(dir),
+            },
+            TestPool::Postgres(pool) => Self {
+                store: Arc::new(PgProductStore::new(pool).await.expect("migrate")),
+                _dir: None,
+            },
         }
     }
 

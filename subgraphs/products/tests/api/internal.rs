@@ -5,7 +5,9 @@ use kit::testing::request;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn reserve_replay_and_release_over_http() {

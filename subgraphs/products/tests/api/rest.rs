@@ -5,7 +5,9 @@ use kit::testing::{raw_request, request};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 async fn app() -> TestApp {
     TestApp::new(Backend::Sqlite).await
@@ -339,17 +341,5 @@ async fn stock_delta_applies_or_refuses_without_writing() {
 #[tokio::test]
 async fn health_and_unknown_routes_answer_in_json() {
     let app = app().await;
-    for path in ["/health", "/health/live", "/health/ready"] {
-        let response = app.send(request(Method::GET, path, None, None)).await;
-        assert_eq!(response.status, StatusCode::OK, "{path}");
-        assert_eq!(response.json()["service"], "products");
-    }
-    app.send(request(Method::GET, "/nope", None, None))
-        .await
-        .assert_error(404, "NOT_FOUND");
-    app.send(request(Method::DELETE, "/api/products", None, None))
-        .await
-        .assert_error(405, "METHOD_NOT_ALLOWED");
-    let response = app.send(request(Method::GET, "/health", None, None)).await;
-    assert!(response.headers.contains_key("x-request-id"));
+    kit::testing::assert_health_and_fallbacks(&app.router, "products", "/api/products").await;
 }

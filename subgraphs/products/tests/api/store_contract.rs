@@ -4,7 +4,9 @@ use products::domain::{ProductQuery, ReservationRequest, ReservationStatus, Sort
 use products::store::{ReserveOutcome, StockChange};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestStore};
+use kit::testing::Backend;
+
+use crate::helpers::TestStore;
 
 on_each_backend!(
     insert_then_get_returns_what_was_stored,

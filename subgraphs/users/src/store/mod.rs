@@ -1,5 +1,9 @@
 //! Where users live: one trait, one adapter per backend, and the contract both pass
 //! (`tests/api/store_contract.rs`).
+//!
+//! The SQL is the same on both backends (sqlx binds `$N` on SQLite too), so the adapters share one
+//! implementation, [`sql_user_store!`], and differ only in their pool and how they look up many
+//! ids at once.
 
 mod postgres;
 mod sqlite;
@@ -108,3 +112,84 @@ impl UserRow {
         self.into_credentials().map(|c| c.user)
     }
 }
+
+/// Implements [`UserStore`] for an adapter with a `pool` field and a `fetch_many` function.
+macro_rules! sql_user_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::UserStore for $store {
+            async fn insert(
+                &self,
+                user: &$crate::store::NewUser,
+            ) -> Result<$crate::domain::User, kit::db::StoreError> {
+                sqlx::query($crate::store::sql::INSERT)
+                    .bind(user.id)
+                    .bind(user.email.as_str())
+                    .bind(user.name.as_str())
+                    .bind(user.role.as_str())
+                    .bind(user.created_at)
+                    .bind(&user.password_hash)
+                    .execute(&self.pool)
+                    .await?;
+                self.get(user.id)
+                    .await?
+                    .ok_or_else(|| kit::db::StoreError::Corrupt("inserted user vanished".into()))
+            }
+
+            async fn get(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::domain::User>, kit::db::StoreError> {
+                let row: Option<$crate::store::UserRow> = sqlx::query_as($crate::store::sql::BY_ID)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map($crate::store::UserRow::into_user).transpose()
+            }
+
+            async fn get_many(
+                &self,
+                ids: &[uuid::Uuid],
+            ) -> Result<Vec<$crate::domain::User>, kit::db::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows = Self::fetch_many(&self.pool, ids).await?;
+                rows.into_iter()
+                    .map($crate::store::UserRow::into_user)
+                    .collect()
+            }
+
+            async fn credentials(
+                &self,
+                email: &$crate::domain::Email,
+            ) -> Result<Option<$crate::store::Credentials>, kit::db::StoreError> {
+                let row: Option<$crate::store::UserRow> =
+                    sqlx::query_as($crate::store::sql::BY_EMAIL)
+                        .bind(email.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::store::UserRow::into_credentials)
+                    .transpose()
+            }
+
+            async fn promote_to_admin(
+                &self,
+                email: &$crate::domain::Email,
+            ) -> Result<bool, kit::db::StoreError> {
+                let done = sqlx::query($crate::store::sql::PROMOTE)
+                    .bind(email.as_str())
+                    .bind(chrono::Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn ping(&self) -> Result<(), kit::db::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+    };
+}
+use sql_user_store;

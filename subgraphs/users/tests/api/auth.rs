@@ -5,7 +5,9 @@ use kit::auth::Role;
 use kit::testing::request;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn profiles_need_a_valid_token() {

@@ -3,7 +3,9 @@
 use kit::testing::graphql;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn sdl_declares_the_user_entity() {

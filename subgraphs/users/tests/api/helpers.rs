@@ -4,16 +4,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use kit::config::HttpConfig;
-use kit::testing::{TestAuth, TestResponse, request};
+use kit::testing::{Backend, TestAuth, TestPool, TestResponse, request};
 use serde_json::json;
 use tempfile::TempDir;
 use users::store::{PgUserStore, SqliteUserStore, UserStore};
-
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A store on a database of its own; the guard keeps a SQLite file alive.
 pub struct TestStore {
@@ -23,21 +17,15 @@ pub struct TestStore {
 
 impl TestStore {
     pub async fn new(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let (dir, pool) = kit::testing::sqlite_pool().await;
-                Self {
-                    store: Arc::new(SqliteUserStore::new(pool).await.expect("migrate")),
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let pool = kit::testing::postgres_pool().await;
-                Self {
-                    store: Arc::new(PgUserStore::new(pool).await.expect("migrate")),
-                    _dir: None,
-                }
-            }
+        match backend.pool().await {
+            TestPool::Sqlite(dir, pool) => Self {
+                store: Arc::new(SqliteUserStore::new(pool).await.expect("migrate")),
+                _dir: Some(dir),
+            },
+            TestPool::Postgres(pool) => Self {
+                store: Arc::new(PgUserStore::new(pool).await.expect("migrate")),
+                _dir: None,
+            },
         }
     }
 }

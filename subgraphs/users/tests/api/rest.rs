@@ -5,7 +5,9 @@ use kit::testing::{raw_request, request};
 use serde_json::json;
 use users::domain::Email;
 
-use crate::helpers::{Backend, TestApp};
+use kit::testing::Backend;
+
+use crate::helpers::TestApp;
 
 async fn app() -> TestApp {
     TestApp::new(Backend::Sqlite).await
@@ -284,17 +286,7 @@ async fn admin_bootstrap_is_idempotent_and_keeps_existing_passwords() {
 #[tokio::test]
 async fn health_and_unknown_routes_answer_in_json() {
     let app = app().await;
-    for path in ["/health", "/health/live", "/health/ready"] {
-        let response = app.send(request(Method::GET, path, None, None)).await;
-        assert_eq!(response.status, StatusCode::OK, "{path}");
-        assert_eq!(response.json()["service"], "users");
-    }
-    app.send(request(Method::GET, "/api/nothing", None, None))
-        .await
-        .assert_error(404, "NOT_FOUND");
-    app.send(request(Method::DELETE, "/api/users/register", None, None))
-        .await
-        .assert_error(405, "METHOD_NOT_ALLOWED");
+    kit::testing::assert_health_and_fallbacks(&app.router, "users", "/api/users/register").await;
 }
 
 /// The same journey on PostgreSQL, end to end through the app.

@@ -6,7 +6,9 @@ use users::domain::{Email, Name};
 use users::store::NewUser;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestStore};
+use kit::testing::Backend;
+
+use crate::helpers::TestStore;
 
 on_each_backend!(
     insert_then_read_back_by_id_and_email,
