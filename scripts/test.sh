@@ -15,7 +15,7 @@ if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
     || die "pg_virtualenv not found: install postgresql and postgresql-common (apt-get install postgresql), or set TEST_DATABASE_URL"
   if [[ -z "${PGHOST:-}" ]]; then
     echo "==> starting a throwaway PostgreSQL cluster (pg_virtualenv)"
-    exec pg_virtualenv -o fsync=off -o synchronous_commit=off -o full_page_writes=off -o max_connections=300 \
+    exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off -o full_page_writes=off -o max_connections=300 \
       "$0" "$@"
   fi
 fi
@@ -26,10 +26,15 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 
-# Say how many store-contract tests ran on each backend, so a missing backend is visible.
+# A filtered run (extra args) stops here; a full run also checks coverage and the walkthrough.
 [[ $# -eq 0 ]] || exit 0
+
+# Say how many store-contract tests ran on each backend, so a missing backend is visible.
 for backend in sqlite postgres; do
   n=$(grep -cE "^test (store_contract|concurrency)::${backend}::.* \.\.\. ok$" "$log" || true)
   echo "==> store contract + concurrency tests passed on ${backend}: ${n}"
   [[ "$n" -gt 0 ]] || die "no ${backend} contract tests ran"
 done
+
+echo "==> README walkthrough against the running platform"
+scripts/walkthrough.sh

@@ -1,17 +1,19 @@
 //! Extractors whose rejections answer in the shared error shape instead of axum's plain text.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::error::{ApiError, ErrorCode};
 
-/// `axum::Json`, but malformed JSON is a 400 `INVALID_JSON`, a body of the wrong shape a 422
-/// `VALIDATION_FAILED`, a missing content type a 415 and an oversized body a 413.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON request body (an object) or response. Malformed JSON is a 400 `INVALID_JSON`; a body of
+/// the wrong shape (not an object, missing, unknown or mistyped fields) a 422 `VALIDATION_FAILED`
+/// naming the field; a missing JSON content type a 415; an oversized body a 413.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -20,24 +22,69 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::JsonDataError(err) => ApiError::validation(format!(
-                "invalid request body: {}",
-                serde_detail(&err.body_text())
-            )),
-            JsonRejection::JsonSyntaxError(err) => ApiError::new(
-                ErrorCode::InvalidJson,
-                format!("malformed JSON: {}", serde_detail(&err.body_text())),
-            ),
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 "expected a request body with Content-Type: application/json",
-            ),
-            other => body_rejection(other.status()),
+            ));
         }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| body_rejection(rejection.status()))?;
+        parse_object(&body).map(Json)
     }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Deserializes a JSON object into `T`, with errors phrased for the client.
+pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let malformed = |err: serde_json::Error| {
+        ApiError::new(ErrorCode::InvalidJson, format!("malformed JSON: {err}"))
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Serde would read a struct from an array too; only objects are accepted.
+        serde_json::from_slice::<IgnoredAny>(body).map_err(malformed)?;
+        return Err(ApiError::validation(
+            "the request body must be a JSON object",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_data() {
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!("{path}: ")
+            };
+            ApiError::validation(format!("invalid request body: {at}{inner}"))
+        } else {
+            malformed(inner)
+        }
+    })?;
+    deserializer.end().map_err(malformed)?;
+    Ok(value)
 }
 
 /// Maps a failure to read the body (too large, broken stream) to the shared shape.

@@ -347,3 +347,35 @@ pub async fn graphql(app: &Router, token: Option<&str>, query: &str, variables: 
     let response = send(app, request(Method::POST, "/graphql", token, Some(&body))).await;
     response.json()
 }
+
+/// Sends malformed JSON, a non-JSON content type and an oversized body to a JSON route, and
+/// checks each gets its 4xx in the shared shape (and never a 500).
+pub async fn assert_rejects_bad_bodies(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+) {
+    let malformed = raw_request(method.clone(), uri, token, Some("application/json"), "{,");
+    send(app, malformed).await.assert_error(400, "INVALID_JSON");
+    let not_json = raw_request(method.clone(), uri, token, Some("text/plain"), "{}");
+    send(app, not_json)
+        .await
+        .assert_error(415, "UNSUPPORTED_MEDIA_TYPE");
+    let wrong_shape = raw_request(
+        method.clone(),
+        uri,
+        token,
+        Some("application/json"),
+        "[\"not\", \"an\", \"object\"]",
+    );
+    send(app, wrong_shape)
+        .await
+        .assert_error(422, "VALIDATION_FAILED");
+    let huge = format!(
+        "{{\"padding\": \"{}\"}}",
+        "x".repeat(crate::config::HttpConfig::DEFAULT_BODY_LIMIT + 1)
+    );
+    let huge = raw_request(method, uri, token, Some("application/json"), huge);
+    send(app, huge).await.assert_error(413, "PAYLOAD_TOO_LARGE");
+}

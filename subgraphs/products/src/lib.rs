@@ -12,7 +12,6 @@ pub mod store;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_graphql::dataloader::DataLoader;
 use axum::Router;
 use axum::extract::FromRef;
 use kit::auth::{ServiceAuth, TokenVerifier};
@@ -90,10 +89,9 @@ impl kit::graphql::Subgraph for AppState {
     }
 
     fn request_data(&self, request: async_graphql::Request) -> async_graphql::Request {
-        request.data(DataLoader::new(
-            graphql::ProductLoader(self.catalog.store().clone()),
-            tokio::spawn,
-        ))
+        request.data(kit::graphql::dataloader(graphql::ProductLoader(
+            self.catalog.store().clone(),
+        )))
     }
 }
 

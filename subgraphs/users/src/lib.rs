@@ -10,7 +10,6 @@ pub mod store;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_graphql::dataloader::DataLoader;
 use axum::Router;
 use axum::extract::FromRef;
 use kit::auth::{JwkSet, SigningKey, TokenIssuer, TokenSettings, TokenVerifier};
@@ -127,10 +126,9 @@ impl kit::graphql::Subgraph for AppState {
     }
 
     fn request_data(&self, request: async_graphql::Request) -> async_graphql::Request {
-        request.data(DataLoader::new(
-            graphql::UserLoader(self.accounts.store().clone()),
-            tokio::spawn,
-        ))
+        request.data(kit::graphql::dataloader(graphql::UserLoader(
+            self.accounts.store().clone(),
+        )))
     }
 }
 

@@ -343,3 +343,28 @@ async fn health_and_unknown_routes_answer_in_json() {
     let app = app().await;
     kit::testing::assert_health_and_fallbacks(&app.router, "products", "/api/products").await;
 }
+
+#[tokio::test]
+async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
+    let app = app().await;
+    let p = app.db.product("Laptop", 99_999, 50).await;
+    let admin = app.auth.admin_token();
+    let service = app.service_token();
+    let stock = format!("/api/products/{}/stock", p.id);
+    kit::testing::assert_rejects_bad_bodies(
+        &app.router,
+        Method::POST,
+        "/api/products",
+        Some(&admin),
+    )
+    .await;
+    kit::testing::assert_rejects_bad_bodies(&app.router, Method::PUT, &stock, Some(&admin)).await;
+    kit::testing::assert_rejects_bad_bodies(
+        &app.router,
+        Method::POST,
+        "/internal/reservations",
+        Some(&service),
+    )
+    .await;
+    assert_eq!(app.db.stock_of(p.id).await, 50);
+}

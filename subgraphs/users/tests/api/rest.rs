@@ -313,3 +313,11 @@ async fn register_login_profile_on_postgres() {
     .await
     .assert_error(409, "EMAIL_TAKEN");
 }
+
+#[tokio::test]
+async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
+    let app = app().await;
+    for uri in ["/api/users/register", "/api/users/login"] {
+        kit::testing::assert_rejects_bad_bodies(&app.router, Method::POST, uri, None).await;
+    }
+}
