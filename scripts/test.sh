@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust suites with the PostgreSQL contract tests on a throwaway cluster.
+# Runs every test: the Rust suites with the PostgreSQL contract tests on a throwaway cluster,
+# the README walkthrough against the real launcher, and the static deployment checks.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +39,6 @@ done
 
 echo "==> README walkthrough against the running platform"
 scripts/walkthrough.sh
+
+echo "==> Dockerfile, compose.yaml, Kubernetes manifests and scripts"
+scripts/lint-deploy.sh

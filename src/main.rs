@@ -32,6 +32,9 @@ enum Command {
     Serve { service: Service },
     /// Prints a new Ed25519 key pair for JWT_PRIVATE_KEY / JWT_PUBLIC_KEY.
     Keygen,
+    /// Exits 0 when the URL answers 2xx within 3 seconds: the container health check (the
+    /// runtime image has no shell or curl).
+    Healthcheck { url: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -42,18 +45,21 @@ enum Service {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    kit::telemetry::init();
-    match cli.command.unwrap_or(Command::Up {
+    let command = Cli::parse().command.unwrap_or(Command::Up {
         data_dir: PathBuf::from("data"),
-    }) {
-        Command::Up { data_dir } => up(&data_dir).await,
-        Command::Serve {
-            service: Service::Users,
-        } => serve_users().await,
-        Command::Serve {
-            service: Service::Products,
-        } => serve_products().await,
+    });
+    match command {
+        Command::Up { data_dir } => {
+            kit::telemetry::init();
+            up(&data_dir).await
+        }
+        Command::Serve { service } => {
+            kit::telemetry::init();
+            match service {
+                Service::Users => serve_users().await,
+                Service::Products => serve_products().await,
+            }
+        }
         Command::Keygen => {
             let key = SigningKey::generate();
             println!(
@@ -66,7 +72,16 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Healthcheck { url } => healthcheck(&url).await,
     }
+}
+
+async fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    client.get(url).send().await?.error_for_status()?;
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -32,7 +32,7 @@ impl SigningKey {
 
     /// Parses a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`).
     pub fn from_pem(pem: &SecretString) -> anyhow::Result<Self> {
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.expose_secret())
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&one_line_pem(pem.expose_secret()))
             .map_err(|_| anyhow::anyhow!("not a PKCS#8 PEM Ed25519 private key"))?;
         Ok(Self::from_dalek(key))
     }
@@ -94,7 +94,7 @@ impl PublicKey {
 
     /// Parses an SPKI PEM public key (`openssl pkey -pubout`).
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
-        let key = ed25519_dalek::VerifyingKey::from_public_key_pem(pem.trim())
+        let key = ed25519_dalek::VerifyingKey::from_public_key_pem(&one_line_pem(pem))
             .map_err(|_| anyhow::anyhow!("not an SPKI PEM Ed25519 public key"))?;
         Ok(Self::from_bytes(key.to_bytes()))
     }
@@ -146,6 +146,11 @@ impl PublicKey {
     }
 }
 
+/// A PEM as given in an env file may be one line with literal `\n`s; restore the newlines.
+fn one_line_pem(pem: &str) -> String {
+    pem.trim().replace("\\n", "\n")
+}
+
 /// One JSON Web Key (RFC 8037 OKP form).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Jwk {
@@ -183,6 +188,16 @@ mod tests {
             PublicKey::from_jwk(&key.public().jwk()).unwrap().kid(),
             key.public().kid()
         );
+    }
+
+    #[test]
+    fn pem_on_one_line_with_escaped_newlines_is_accepted() {
+        let key = SigningKey::generate();
+        let one_line = key.to_pem().expose_secret().replace('\n', "\\n");
+        let again = SigningKey::from_pem(&SecretString::from(one_line)).unwrap();
+        assert_eq!(again.public().kid(), key.public().kid());
+        let public = PublicKey::from_pem(&key.public().to_pem().replace('\n', "\\n")).unwrap();
+        assert_eq!(public.kid(), key.public().kid());
     }
 
     #[test]
