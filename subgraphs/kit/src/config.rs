@@ -80,6 +80,13 @@ impl HttpConfig {
     }
 }
 
+/// Connections a service keeps to its database: `DATABASE_MAX_CONNECTIONS`, default 10.
+pub fn database_max_connections() -> anyhow::Result<u32> {
+    let n: u32 = parse_or("DATABASE_MAX_CONNECTIONS", 10)?;
+    anyhow::ensure!(n > 0, "DATABASE_MAX_CONNECTIONS must be at least 1");
+    Ok(n)
+}
+
 /// Where a service keeps its data: the scheme picks the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {

@@ -146,3 +146,105 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
+        let app = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            finish(app, &HttpConfig::with_port(0)),
+            async {
+                stopped.await.ok();
+            },
+        ));
+
+        let in_flight = tokio::spawn(client().get(format!("http://{addr}/slow")).send());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).unwrap();
+
+        let response = in_flight
+            .await
+            .unwrap()
+            .expect("the in-flight request completes");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "done");
+        server.await.unwrap().expect("the server stops cleanly");
+        assert!(
+            client()
+                .get(format!("http://{addr}/slow"))
+                .send()
+                .await
+                .is_err(),
+            "new connections are refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_requests_time_out_in_the_shared_shape() {
+        let app = Router::new().route(
+            "/stuck",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "never"
+            }),
+        );
+        let config = HttpConfig {
+            request_timeout: Duration::from_millis(50),
+            ..HttpConfig::with_port(0)
+        };
+        let request = axum::http::Request::get("/stuck")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(finish(app, &config), request)
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"TIMEOUT\""));
+    }
+
+    #[tokio::test]
+    async fn panics_answer_a_generic_500_in_the_shared_shape() {
+        async fn boom() -> &'static str {
+            panic!("secret internal detail")
+        }
+        let app = Router::new().route("/boom", get(boom));
+        let request = axum::http::Request::get("/boom")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(finish(app, &HttpConfig::with_port(0)), request)
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("\"INTERNAL\"") && !text.contains("secret"),
+            "{text}"
+        );
+    }
+}

@@ -85,9 +85,13 @@ pub trait ProductStore: Send + Sync + 'static {
 /// Opens the backend the URL's scheme names and applies its migrations.
 pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn ProductStore>> {
     Ok(match url {
-        DatabaseUrl::Postgres(url) => {
-            Arc::new(PgProductStore::new(kit::db::postgres_pool(url, 10)?).await?)
-        }
+        DatabaseUrl::Postgres(url) => Arc::new(
+            PgProductStore::new(kit::db::postgres_pool(
+                url,
+                kit::config::database_max_connections()?,
+            )?)
+            .await?,
+        ),
         DatabaseUrl::Sqlite(url) => {
             Arc::new(SqliteProductStore::new(kit::db::sqlite_pool(url).await?).await?)
         }

@@ -57,9 +57,13 @@ pub trait UserStore: Send + Sync + 'static {
 /// Opens the backend the URL's scheme names and applies its migrations.
 pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
     Ok(match url {
-        DatabaseUrl::Postgres(url) => {
-            Arc::new(PgUserStore::new(kit::db::postgres_pool(url, 10)?).await?)
-        }
+        DatabaseUrl::Postgres(url) => Arc::new(
+            PgUserStore::new(kit::db::postgres_pool(
+                url,
+                kit::config::database_max_connections()?,
+            )?)
+            .await?,
+        ),
         DatabaseUrl::Sqlite(url) => {
             Arc::new(SqliteUserStore::new(kit::db::sqlite_pool(url).await?).await?)
         }
