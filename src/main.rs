@@ -162,6 +162,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
         tokens: settings.clone(),
         signing_key: Some(key.to_pem()),
         admin: Some(admin),
+        login_limits: users::throttle::LoginLimits::from_env()?,
     };
     let products_config = products::Config {
         http: http(kit::config::parse_or(

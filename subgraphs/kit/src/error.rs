@@ -65,6 +65,8 @@ impl std::fmt::Display for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
+    /// Sent as `Retry-After` (whole seconds) with 429 and 503 answers.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -72,6 +74,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -106,6 +109,12 @@ impl ApiError {
         )
     }
 
+    /// Tells the client when to try again.
+    pub fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }
@@ -138,7 +147,14 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.code.status(), axum::Json(body)).into_response()
+        let mut response = (self.code.status(), axum::Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());
+        }
+        response
     }
 }
 

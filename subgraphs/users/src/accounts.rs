@@ -15,15 +15,25 @@ use uuid::Uuid;
 use crate::domain::{Email, Name, Password, Registration, User};
 use crate::error::Error;
 use crate::store::{NewUser, UserStore};
+use crate::throttle::LoginThrottle;
 
 pub struct Accounts {
     store: Arc<dyn UserStore>,
     issuer: Arc<TokenIssuer>,
+    throttle: LoginThrottle,
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn UserStore>, issuer: Arc<TokenIssuer>) -> Self {
-        Self { store, issuer }
+    pub fn new(
+        store: Arc<dyn UserStore>,
+        issuer: Arc<TokenIssuer>,
+        throttle: LoginThrottle,
+    ) -> Self {
+        Self {
+            store,
+            issuer,
+            throttle,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn UserStore> {
@@ -73,8 +83,17 @@ impl Accounts {
         email: &str,
         password: SecretString,
     ) -> Result<(AccessToken, User), Error> {
-        let credentials = match Email::parse(email) {
-            Ok(email) => self.store.credentials(&email).await?,
+        let raw = email;
+        let email = Email::parse(raw);
+        let throttle_key = match &email {
+            Ok(email) => email.as_str().to_owned(),
+            Err(_) => raw_key(raw),
+        };
+        self.throttle
+            .check(&throttle_key)
+            .map_err(Error::TooManyAttempts)?;
+        let credentials = match &email {
+            Ok(email) => self.store.credentials(email).await?,
             Err(_) => None,
         };
         let (hash, user) = match credentials {
@@ -84,11 +103,13 @@ impl Accounts {
         let matches = verify_password(password, hash).await?;
         match user {
             Some(user) if matches => {
+                self.throttle.record_success(&throttle_key);
                 let token = self.issuer.issue(user.id, user.role)?;
                 tracing::info!(user_id = %user.id, "login succeeded");
                 Ok((token, user))
             }
             _ => {
+                self.throttle.record_failure(&throttle_key);
                 tracing::info!("login failed");
                 Err(Error::InvalidCredentials)
             }
@@ -170,6 +191,16 @@ async fn verify_password(password: SecretString, hash: String) -> Result<bool, E
     .await
     .map_err(anyhow::Error::from)?;
     Ok(matches)
+}
+
+/// The throttle key for input that is not an email: trimmed, lower-cased, bounded.
+fn raw_key(input: &str) -> String {
+    input
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(Email::MAX_LEN)
+        .collect()
 }
 
 /// A valid hash of a random password, checked when the email is unknown.

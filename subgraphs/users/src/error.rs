@@ -16,6 +16,8 @@ pub enum Error {
     InvalidCredentials,
     #[error("user not found")]
     NotFound,
+    #[error("too many failed logins for this account; try again later")]
+    TooManyAttempts(std::time::Duration),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -35,6 +37,9 @@ impl From<Error> for ApiError {
                 ApiError::new(ErrorCode::InvalidCredentials, err.to_string())
             }
             Error::NotFound => ApiError::not_found("user"),
+            Error::TooManyAttempts(wait) => {
+                ApiError::new(ErrorCode::RateLimited, err.to_string()).retry_after(wait)
+            }
             Error::Auth(auth) => auth.into(),
             Error::Api(api) => api,
             Error::Store(store) => store.into(),

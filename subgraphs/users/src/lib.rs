@@ -6,6 +6,7 @@ pub mod error;
 pub mod graphql;
 pub mod rest;
 pub mod store;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub struct Config {
     /// PKCS#8 PEM Ed25519 key that signs access tokens; generated per process when absent.
     pub signing_key: Option<SecretString>,
     pub admin: Option<AdminAccount>,
+    /// Failed logins allowed per email and window before 429.
+    pub login_limits: throttle::LoginLimits,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             tokens: TokenSettings::from_env()?,
             signing_key: kit::config::secret("JWT_PRIVATE_KEY"),
             admin,
+            login_limits: throttle::LoginLimits::from_env()?,
         })
     }
 }
@@ -68,10 +72,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn UserStore>, issuer: Arc<TokenIssuer>) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn UserStore>,
+        issuer: Arc<TokenIssuer>,
+        login_limits: throttle::LoginLimits,
+    ) -> anyhow::Result<Self> {
         let public = issuer.public_key().clone();
         let verifier = TokenVerifier::with_keys(std::slice::from_ref(&public), issuer.settings())?;
-        let accounts = Arc::new(Accounts::new(store, issuer));
+        let throttle = throttle::LoginThrottle::new(login_limits);
+        let accounts = Arc::new(Accounts::new(store, issuer, throttle));
         Ok(Self {
             schema: graphql::schema(accounts.clone()),
             accounts,
@@ -100,6 +109,7 @@ impl AppState {
         let state = Self::new(
             store,
             Arc::new(TokenIssuer::new(key, config.tokens.clone())),
+            config.login_limits,
         )?;
         if let Some(admin) = &config.admin {
             state

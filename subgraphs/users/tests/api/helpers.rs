@@ -48,7 +48,8 @@ impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         let db = TestStore::new(backend).await;
         let auth = TestAuth::default();
-        let state = users::AppState::new(db.store.clone(), auth.issuer.clone()).expect("state");
+        let state = users::AppState::new(db.store.clone(), auth.issuer.clone(), Default::default())
+            .expect("state");
         let router = users::app(state.clone(), &HttpConfig::with_port(0));
         Self {
             router,
