@@ -23,15 +23,21 @@ use crate::error::{ApiError, ErrorCode};
 /// The request-id header: taken from the caller when present (the router sets it), else minted.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// A whole service: its routes, the health routes with its readiness check, and the shared
-/// middleware.
+/// A whole service: its routes, the health routes with its readiness check, `/metrics`, and the
+/// shared middleware.
 pub fn service(
     name: &'static str,
     routes: Router,
     ready: crate::health::ReadinessCheck,
     config: &HttpConfig,
 ) -> Router {
-    finish(routes.merge(crate::health::router(name, ready)), config)
+    let routes = routes
+        .merge(crate::health::router(name, ready))
+        .route("/metrics", axum::routing::get(crate::metrics::render))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::metrics::track(name, request, next)
+        }));
+    finish(routes, config)
 }
 
 /// Wraps a service's routes with what every service needs: JSON 404/405 fallbacks, a body size

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod graphql;
 pub mod health;
 pub mod http;
+pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod telemetry;

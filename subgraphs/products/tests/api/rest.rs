@@ -368,3 +368,33 @@ async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
     .await;
     assert_eq!(app.db.stock_of(p.id).await, 50);
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let app = app().await;
+    app.send(request(Method::GET, "/api/products", None, None))
+        .await;
+    let unknown = format!("/api/products/{}", Uuid::new_v4());
+    app.send(request(Method::GET, &unknown, None, None)).await;
+    let response = app.send(request(Method::GET, "/metrics", None, None)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&response.body).into_owned();
+    let has = |route: &str, status: &str| {
+        text.lines().any(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains("service=\"products\"")
+                && line.contains(&format!("route=\"{route}\""))
+                && line.contains(&format!("status=\"{status}\""))
+        })
+    };
+    assert!(has("/api/products", "200"), "{text}");
+    assert!(has("/api/products/{product_id}", "404"), "{text}");
+    assert!(
+        !text.contains(&unknown[14..]),
+        "raw ids never become labels"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "latency histogram"
+    );
+}
