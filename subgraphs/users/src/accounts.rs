@@ -1,7 +1,7 @@
 //! What the users service does, whatever the transport: register, log in, read profiles, and
 //! bootstrap the first admin.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -9,7 +9,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use kit::auth::{AccessToken, Caller, Role, TokenIssuer};
 use kit::db::StoreError;
 use secrecy::{ExposeSecret, SecretString};
-use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::domain::{Email, Name, Password, Registration, User};
@@ -97,8 +96,8 @@ impl Accounts {
             Err(_) => None,
         };
         let (hash, user) = match credentials {
-            Some(c) => (c.password_hash, Some(c.user)),
-            None => (dummy_hash().to_owned(), None),
+            Some(c) => (Some(c.password_hash), Some(c.user)),
+            None => (None, None),
         };
         let matches = verify_password(password, hash).await?;
         match user {
@@ -156,41 +155,102 @@ impl Accounts {
     }
 }
 
+/// Password hashing runs on its own threads, one per core: each argon2id hash holds 19 MiB and
+/// a core for ~50 ms, so more at once only adds latency, and spreading hashes over the shared
+/// blocking pool let every thread grow its own allocator arena (4 GiB under a login burst,
+/// measured with scripts/bench.sh).
+struct HashingPool {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+static HASHING: LazyLock<HashingPool> = LazyLock::new(|| {
+    let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    for n in 0..cores {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("password-{n}"))
+            .spawn(move || {
+                loop {
+                    let job = match queue
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .recv()
+                    {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    // A panicking job must not take the thread with it.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    release_freed_memory();
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(%err, "cannot start a password hashing thread");
+        }
+    }
+    HashingPool { jobs }
+});
+
+/// Hands the freed 19 MiB hashing buffers back to the OS: glibc would otherwise keep them in the
+/// thread's arena.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the OS; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Runs password work on the hashing threads, in the caller's span. Work whose caller has gone
+/// (the request timed out or the client left) is skipped rather than run for nobody.
+async fn hashing<T: Send + 'static>(
+    name: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let span = tracing::info_span!("password", op = name);
+    let job = Box::new(move || {
+        if !done.is_closed() {
+            let _ = done.send(span.in_scope(work));
+        }
+    });
+    HASHING
+        .jobs
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+    Ok(result
+        .await
+        .map_err(|_| anyhow::anyhow!("password hashing failed"))?)
+}
+
 /// argon2id with the crate's defaults (m = 19 MiB, t = 2, p = 1), on a blocking thread so a
 /// burst of logins never stalls the async workers.
 async fn hash_password(password: Password) -> Result<String, Error> {
-    let span = tracing::info_span!("hash_password");
-    let hash = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-        })
+    hashing("hash", move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
-    .await
-    .map_err(anyhow::Error::from)?
-    .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
-    Ok(hash)
+    .await?
+    .map_err(|e| anyhow::anyhow!("hashing failed: {e}").into())
 }
 
-async fn verify_password(password: SecretString, hash: String) -> Result<bool, Error> {
-    let span = tracing::info_span!("verify_password");
-    let matches = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.expose_secret().as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
+/// Checks `password` against `hash`; without a hash (unknown email) against a dummy one, so both
+/// take as long.
+async fn verify_password(password: SecretString, hash: Option<String>) -> Result<bool, Error> {
+    hashing("verify", move || {
+        let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok()
     })
-    .instrument(tracing::Span::current())
     .await
-    .map_err(anyhow::Error::from)?;
-    Ok(matches)
 }
 
 /// The throttle key for input that is not an email: trimmed, lower-cased, bounded.
