@@ -110,26 +110,12 @@ async fn repeated_failed_logins_are_throttled_per_email() {
     app.account("target@example.com").await;
     let wrong = serde_json::json!({"email": "target@example.com", "password": "Wrong123!"});
     for _ in 0..5 {
-        let response = app
-            .send(request(
-                Method::POST,
-                "/api/users/login",
-                None,
-                Some(&wrong),
-            ))
-            .await;
+        let response = app.login_with(&wrong).await;
         response.assert_error(401, "INVALID_CREDENTIALS");
     }
     // Locked now, even with the right password (and without checking it).
     let right = serde_json::json!({"email": "TARGET@example.com", "password": "Test123!"});
-    let response = app
-        .send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&right),
-        ))
-        .await;
+    let response = app.login_with(&right).await;
     response.assert_error(429, "RATE_LIMITED");
     let retry_after: u64 = response.headers["retry-after"]
         .to_str()
@@ -144,23 +130,13 @@ async fn repeated_failed_logins_are_throttled_per_email() {
     // Unknown emails are throttled alike, so a 429 says nothing about whether an account exists.
     let ghost = serde_json::json!({"email": "ghost@example.com", "password": "Wrong123!"});
     for _ in 0..5 {
-        app.send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&ghost),
-        ))
-        .await
-        .assert_error(401, "INVALID_CREDENTIALS");
+        app.login_with(&ghost)
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
     }
-    app.send(request(
-        Method::POST,
-        "/api/users/login",
-        None,
-        Some(&ghost),
-    ))
-    .await
-    .assert_error(429, "RATE_LIMITED");
+    app.login_with(&ghost)
+        .await
+        .assert_error(429, "RATE_LIMITED");
 
     // Other accounts are unaffected.
     app.account("bystander@example.com").await;
@@ -173,45 +149,15 @@ async fn a_successful_login_resets_the_failure_count() {
     let wrong = serde_json::json!({"email": "forgetful@example.com", "password": "Wrong123!"});
     let right = serde_json::json!({"email": "forgetful@example.com", "password": "Test123!"});
     for _ in 0..4 {
-        app.send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&wrong),
-        ))
-        .await
-        .assert_error(401, "INVALID_CREDENTIALS");
+        app.login_with(&wrong)
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
     }
-    assert_eq!(
-        app.send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&right)
-        ))
-        .await
-        .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.login_with(&right).await.status, StatusCode::OK);
     for _ in 0..4 {
-        app.send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&wrong),
-        ))
-        .await
-        .assert_error(401, "INVALID_CREDENTIALS");
+        app.login_with(&wrong)
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
     }
-    assert_eq!(
-        app.send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&right)
-        ))
-        .await
-        .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.login_with(&right).await.status, StatusCode::OK);
 }

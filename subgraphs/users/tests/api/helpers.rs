@@ -63,6 +63,12 @@ impl TestApp {
         kit::testing::send(&self.router, request).await
     }
 
+    /// `POST /api/users/login` with `body`.
+    pub async fn login_with(&self, body: &serde_json::Value) -> TestResponse {
+        self.send(request(Method::POST, "/api/users/login", None, Some(body)))
+            .await
+    }
+
     /// Registers and logs in a customer.
     pub async fn account(&self, email: &str) -> Account {
         let body = json!({"email": email, "password": "Test123!", "name": "Test User"});
@@ -76,14 +82,7 @@ impl TestApp {
             .await;
         assert_eq!(registered.status, 201, "{:?}", registered.json());
         let login = json!({"email": email, "password": "Test123!"});
-        let response = self
-            .send(request(
-                Method::POST,
-                "/api/users/login",
-                None,
-                Some(&login),
-            ))
-            .await;
+        let response = self.login_with(&login).await;
         assert_eq!(response.status, 200);
         let body = response.json();
         Account {

@@ -166,15 +166,7 @@ async fn login_issues_a_token_that_opens_the_profile() {
     assert_eq!(response.json()["id"], account.id);
 
     let login = json!({"email": "ME@example.com", "password": "Test123!"});
-    let body = app
-        .send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&login),
-        ))
-        .await
-        .json();
+    let body = app.login_with(&login).await.json();
     assert_eq!(body["tokenType"], "Bearer");
     assert_eq!(body["expiresIn"], 3600);
     assert_eq!(body["user"]["id"], account.id);
@@ -189,22 +181,15 @@ async fn failed_logins_do_not_reveal_whether_the_email_exists() {
     let not_an_email = json!({"email": "nope", "password": "Wrong123!"});
     let mut bodies = Vec::new();
     for body in [wrong_password, unknown_email, not_an_email] {
-        let response = app
-            .send(request(Method::POST, "/api/users/login", None, Some(&body)))
-            .await;
+        let response = app.login_with(&body).await;
         response.assert_error(401, "INVALID_CREDENTIALS");
         bodies.push(response.body);
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "identical answers");
     let missing = json!({"email": "known@example.com"});
-    app.send(request(
-        Method::POST,
-        "/api/users/login",
-        None,
-        Some(&missing),
-    ))
-    .await
-    .assert_error(422, "VALIDATION_FAILED");
+    app.login_with(&missing)
+        .await
+        .assert_error(422, "VALIDATION_FAILED");
 }
 
 #[tokio::test]
@@ -247,15 +232,7 @@ async fn admin_bootstrap_is_idempotent_and_keeps_existing_passwords() {
         .await
         .unwrap();
     let login = json!({"email": "root@example.com", "password": "Admin123!"});
-    let body = app
-        .send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&login),
-        ))
-        .await
-        .json();
+    let body = app.login_with(&login).await.json();
     assert_eq!(body["user"]["role"], "admin", "{body}");
 
     // An existing customer named as admin is promoted, keeping their password.
@@ -265,15 +242,7 @@ async fn admin_bootstrap_is_idempotent_and_keeps_existing_passwords() {
         .await
         .unwrap();
     let login = json!({"email": "promote@example.com", "password": "Test123!"});
-    let body = app
-        .send(request(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(&login),
-        ))
-        .await
-        .json();
+    let body = app.login_with(&login).await.json();
     assert_eq!(body["user"]["role"], "admin");
     assert!(
         accounts
