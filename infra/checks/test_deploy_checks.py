@@ -129,6 +129,11 @@ class ManifestChecks(unittest.TestCase):
         )
         self.assert_cross_reference_fails(docs, "allows users -> products:8002, which no workload calls")
 
+    def test_the_base_secret_is_not_what_deploy_applies(self):
+        passed, out = checks.deploy_overlay(self.write(Rendered.load()))
+        self.assertFalse(passed)
+        self.assertIn("placeholder", out)
+
     def test_open_ingress_only_where_a_node_port_exposes(self):
         docs = Rendered.load()
         find(docs, "NetworkPolicy", "postgres")["spec"]["ingress"][0].pop("from")

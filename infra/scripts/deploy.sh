@@ -5,6 +5,9 @@
 #   minikube start --cpus=4 --memory=8192 --cni=calico --kubernetes-version=v1.34.0
 #   minikube addons enable metrics-server
 #   infra/scripts/deploy.sh
+#
+# infra/scripts/deploy.sh --render prints the manifests it would apply (secrets included) and
+# touches no cluster.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,23 +15,31 @@ namespace=ecommerce
 version=0.1.0
 services=(users products)
 secrets_dir="$repo/infra/.secrets"
+render_only=false
+[[ "${1:-}" == "--render" ]] && render_only=true
 
 die() { echo "error: $*" >&2; exit 1; }
-for tool in minikube kubectl docker openssl; do
+say() { [[ $render_only == true ]] || echo "$@"; }
+
+tools=(kubectl openssl)
+[[ $render_only == true ]] || tools+=(minikube docker)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool is required"
 done
-minikube status >/dev/null 2>&1 || die "Minikube is not running: minikube start --cpus=4 --memory=8192 --cni=calico"
-if ! kubectl get pods -n kube-system -o name | grep -qE 'calico|cilium'; then
-  echo "warning: no NetworkPolicy-enforcing CNI found; start Minikube with --cni=calico to enforce the policies" >&2
+
+if [[ $render_only == false ]]; then
+  minikube status >/dev/null 2>&1 || die "Minikube is not running: minikube start --cpus=4 --memory=8192 --cni=calico"
+  if ! kubectl get pods -n kube-system -o name | grep -qE 'calico|cilium'; then
+    echo "warning: no NetworkPolicy-enforcing CNI found; start Minikube with --cni=calico to enforce the policies" >&2
+  fi
+  echo "==> building images into Minikube's Docker"
+  eval "$(minikube docker-env)"
+  for service in "${services[@]}"; do
+    docker build -f "$repo/infra/Dockerfile" --target "$service" -t "ecommerce/$service:$version" "$repo"
+  done
 fi
 
-echo "==> building images into Minikube's Docker"
-eval "$(minikube docker-env)"
-for service in "${services[@]}"; do
-  docker build -f "$repo/infra/Dockerfile" --target "$service" -t "ecommerce/$service:$version" "$repo"
-done
-
-echo "==> secrets"
+say "==> secrets"
 mkdir -p "$secrets_dir"
 chmod 700 "$secrets_dir"
 env_file="$secrets_dir/minikube.env"
@@ -42,7 +53,7 @@ ADMIN_EMAIL=${ADMIN_EMAIL:-admin@example.com}
 ADMIN_PASSWORD=${ADMIN_PASSWORD:-Admin-$(openssl rand -hex 8)-1}
 JWT_PRIVATE_KEY=$key
 SECRETS
-  echo "generated $env_file (the admin password is in it)"
+  say "generated $env_file (the admin password is in it)"
 fi
 # An overlay that swaps the development placeholders for the generated values.
 cat >"$secrets_dir/kustomization.yaml" <<KUSTOMIZATION
@@ -59,6 +70,11 @@ secretGenerator:
 generatorOptions:
   disableNameSuffixHash: true
 KUSTOMIZATION
+
+if [[ $render_only == true ]]; then
+  kubectl kustomize "$secrets_dir"
+  exit 0
+fi
 
 echo "==> applying k8s/"
 kubectl apply -k "$secrets_dir"
