@@ -57,7 +57,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Deserializes a JSON object into `T`, with errors phrased for the client.
-pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let malformed = |err: serde_json::Error| {
         ApiError::new(ErrorCode::InvalidJson, format!("malformed JSON: {err}"))
     };
@@ -88,7 +88,7 @@ pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Maps a failure to read the body (too large, broken stream) to the shared shape.
-pub fn body_rejection(status: StatusCode) -> ApiError {
+pub(crate) fn body_rejection(status: StatusCode) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
     } else {

@@ -36,7 +36,7 @@ where
 
 /// A request-level failure (no operation ran) in GraphQL's response shape, with the HTTP status
 /// the same code has in REST.
-pub fn error_response(err: ApiError) -> Response {
+fn error_response(err: ApiError) -> Response {
     let body =
         json!({"errors": [{"message": err.message, "extensions": {"code": err.code.as_str()}}]});
     (err.status(), axum::Json(body)).into_response()
@@ -55,7 +55,7 @@ fn parse_request(body: Result<Bytes, BytesRejection>) -> Result<Request, ApiErro
 
 /// Runs one POSTed GraphQL request as the caller its bearer token names; `add_data` puts the
 /// service's per-request data (its dataloaders) in.
-pub async fn handle<Q, M, S>(
+async fn handle<Q, M, S>(
     schema: &Schema<Q, M, S>,
     verifier: &TokenVerifier,
     headers: &HeaderMap,
