@@ -21,8 +21,8 @@ pub fn init() {
                 tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false),
+                    .with_current_span(false)
+                    .with_span_list(true),
             )
             .try_init()
     } else {
