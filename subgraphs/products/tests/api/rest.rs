@@ -398,3 +398,56 @@ async fn metrics_count_requests_by_route_template_and_status() {
         "latency histogram"
     );
 }
+
+#[tokio::test]
+async fn random_bodies_never_cause_a_server_error() {
+    let app = app().await;
+    let p = app.db.product("Laptop", 99_999, 50).await;
+    let admin = app.auth.admin_token();
+    let service = app.service_token();
+    let fields = [
+        "name",
+        "description",
+        "price",
+        "currency",
+        "stock",
+        "category",
+    ];
+    kit::testing::assert_garbage_never_breaks(
+        &app.router,
+        Method::POST,
+        "/api/products",
+        Some(&admin),
+        &fields,
+        300,
+    )
+    .await;
+    let stock = format!("/api/products/{}/stock", p.id);
+    kit::testing::assert_garbage_never_breaks(
+        &app.router,
+        Method::PUT,
+        &stock,
+        Some(&admin),
+        &["quantity"],
+        200,
+    )
+    .await;
+    let reserve = ["orderId", "items"];
+    kit::testing::assert_garbage_never_breaks(
+        &app.router,
+        Method::POST,
+        "/internal/reservations",
+        Some(&service),
+        &reserve,
+        200,
+    )
+    .await;
+    // Whatever was accepted, stock never went negative.
+    let all = app
+        .db
+        .store
+        .list(&products::domain::ProductQuery::default())
+        .await
+        .unwrap();
+    assert!(all.items.iter().all(|p| p.stock >= 0));
+}

@@ -290,3 +290,27 @@ async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
         kit::testing::assert_rejects_bad_bodies(&app.router, Method::POST, uri, None).await;
     }
 }
+
+#[tokio::test]
+async fn random_bodies_never_cause_a_server_error() {
+    let app = app().await;
+    let fields = ["email", "password", "name"];
+    kit::testing::assert_garbage_never_breaks(
+        &app.router,
+        Method::POST,
+        "/api/users/register",
+        None,
+        &fields,
+        150,
+    )
+    .await;
+    kit::testing::assert_garbage_never_breaks(
+        &app.router,
+        Method::POST,
+        "/api/users/login",
+        None,
+        &fields[..2],
+        150,
+    )
+    .await;
+}
