@@ -161,3 +161,13 @@ async fn malformed_graphql_requests_get_graphql_errors() {
     let body = graphql(&app.router, Some("garbage"), &deep, json!({})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn committed_sdl_matches_the_code() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let body = graphql(&app.router, None, "{ _service { sdl } }", json!({})).await;
+    kit::testing::assert_committed_sdl(
+        "products",
+        body["data"]["_service"]["sdl"].as_str().unwrap(),
+    );
+}

@@ -73,3 +73,10 @@ async fn other_users_resolve_to_null_for_customers() {
     let body = graphql(&app.router, Some(&alice.token), user, json!({"id": bob.id})).await;
     assert_eq!(body["data"]["user"], Value::Null);
 }
+
+#[tokio::test]
+async fn committed_sdl_matches_the_code() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let body = graphql(&app.router, None, "{ _service { sdl } }", json!({})).await;
+    kit::testing::assert_committed_sdl("users", body["data"]["_service"]["sdl"].as_str().unwrap());
+}
