@@ -75,30 +75,27 @@ impl Accounts {
 
     /// Checks the password and issues an access token. An unknown email and a wrong password
     /// answer alike, and take alike long (a dummy hash is checked), so the answer never tells
-    /// whether an account exists.
+    /// whether an account exists. Too many failures for one email answer `TooManyAttempts`
+    /// without checking the password, until they age out.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
     ) -> Result<(AccessToken, User), Error> {
-        let raw = email;
-        let email = Email::parse(raw);
-        let throttle_key = match &email {
-            Ok(email) => email.as_str().to_owned(),
-            Err(_) => raw_key(raw),
-        };
+        let parsed = Email::parse(email).ok();
+        let throttle_key = parsed
+            .as_ref()
+            .map_or_else(|| raw_key(email), |e| e.as_str().to_owned());
         self.throttle
             .check(&throttle_key)
             .map_err(Error::TooManyAttempts)?;
-        let credentials = match &email {
-            Ok(email) => self.store.credentials(email).await?,
-            Err(_) => None,
+        let credentials = match &parsed {
+            Some(email) => self.store.credentials(email).await?,
+            None => None,
         };
-        let (hash, user) = match credentials {
-            Some(c) => (Some(c.password_hash), Some(c.user)),
-            None => (None, None),
-        };
+        let (hash, user) =
+            credentials.map_or((None, None), |c| (Some(c.password_hash), Some(c.user)));
         let matches = verify_password(password, hash).await?;
         match user {
             Some(user) if matches => {
