@@ -52,21 +52,11 @@ async fn fifty_concurrent_decrements_on_stock_twenty_sell_exactly_twenty(backend
 async fn concurrent_replays_of_one_order_reserve_once(backend: Backend) {
     let app = std::sync::Arc::new(TestApp::new(backend).await);
     let p = app.db.product("Limited", 1_000, 100).await;
-    let service = app.service_token();
     let body = json!({"orderId": Uuid::new_v4(), "items": [{"productId": p.id, "quantity": 3}]});
     let tasks: Vec<_> = (0..10)
         .map(|_| {
-            let (app, service, body) = (app.clone(), service.clone(), body.clone());
-            tokio::spawn(async move {
-                app.send(request(
-                    Method::POST,
-                    "/internal/reservations",
-                    Some(&service),
-                    Some(&body),
-                ))
-                .await
-                .status
-            })
+            let (app, body) = (app.clone(), body.clone());
+            tokio::spawn(async move { app.reserve(&body).await.status })
         })
         .collect();
     let mut created = 0;

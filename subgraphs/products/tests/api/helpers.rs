@@ -91,6 +91,18 @@ impl TestApp {
         kit::testing::send(&self.router, request).await
     }
 
+    /// `POST /internal/reservations` with `body`, as a service.
+    pub async fn reserve(&self, body: &serde_json::Value) -> TestResponse {
+        let token = self.service_token();
+        self.send(kit::testing::request(
+            axum::http::Method::POST,
+            "/internal/reservations",
+            Some(&token),
+            Some(body),
+        ))
+        .await
+    }
+
     pub fn service_token(&self) -> String {
         self.auth.service.mint().expect("mint")
     }

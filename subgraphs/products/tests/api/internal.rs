@@ -21,14 +21,7 @@ async fn reserve_replay_and_release_over_http() {
         {"productId": mouse.id, "quantity": 2},
     ]});
 
-    let response = app
-        .send(request(
-            Method::POST,
-            "/internal/reservations",
-            Some(&service),
-            Some(&body),
-        ))
-        .await;
+    let response = app.reserve(&body).await;
     assert_eq!(response.status, StatusCode::CREATED);
     let reservation = response.json();
     assert_eq!(reservation["status"], "reserved");
@@ -40,14 +33,7 @@ async fn reserve_replay_and_release_over_http() {
         .unwrap();
     assert_eq!(laptop_line["unitPrice"], json!(999.99));
 
-    let replay = app
-        .send(request(
-            Method::POST,
-            "/internal/reservations",
-            Some(&service),
-            Some(&body),
-        ))
-        .await;
+    let replay = app.reserve(&body).await;
     assert_eq!(
         replay.status,
         StatusCode::OK,
@@ -86,18 +72,10 @@ async fn reserve_replay_and_release_over_http() {
 #[tokio::test]
 async fn reservation_failures_are_409_and_take_nothing() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let service = app.service_token();
     let p = app.db.product("Scarce", 100, 1).await;
     let other = app.db.product("Plenty", 100, 10).await;
     let body = json!({"orderId": Uuid::new_v4(), "items": [{"productId": other.id, "quantity": 1}, {"productId": p.id, "quantity": 2}]});
-    let response = app
-        .send(request(
-            Method::POST,
-            "/internal/reservations",
-            Some(&service),
-            Some(&body),
-        ))
-        .await;
+    let response = app.reserve(&body).await;
     response.assert_error(409, "INSUFFICIENT_STOCK");
     assert_eq!(
         (app.db.stock_of(p.id).await, app.db.stock_of(other.id).await),
@@ -106,14 +84,7 @@ async fn reservation_failures_are_409_and_take_nothing() {
 
     let ghost =
         json!({"orderId": Uuid::new_v4(), "items": [{"productId": Uuid::new_v4(), "quantity": 1}]});
-    app.send(request(
-        Method::POST,
-        "/internal/reservations",
-        Some(&service),
-        Some(&ghost),
-    ))
-    .await
-    .assert_error(409, "CONFLICT");
+    app.reserve(&ghost).await.assert_error(409, "CONFLICT");
 
     for bad in [
         json!({"orderId": Uuid::new_v4(), "items": []}),
@@ -122,14 +93,7 @@ async fn reservation_failures_are_409_and_take_nothing() {
         json!({"orderId": "nope", "items": [{"productId": p.id, "quantity": 1}]}),
         json!({"orderId": Uuid::new_v4(), "items": [{"productId": p.id, "quantity": 1, "price": 0.01}]}),
     ] {
-        let response = app
-            .send(request(
-                Method::POST,
-                "/internal/reservations",
-                Some(&service),
-                Some(&bad),
-            ))
-            .await;
+        let response = app.reserve(&bad).await;
         response.assert_error(422, "VALIDATION_FAILED");
     }
 }

@@ -63,6 +63,17 @@ impl TestApp {
         kit::testing::send(&self.router, request).await
     }
 
+    /// `POST /api/users/register` with `body`.
+    pub async fn register_with(&self, body: &serde_json::Value) -> TestResponse {
+        self.send(request(
+            Method::POST,
+            "/api/users/register",
+            None,
+            Some(body),
+        ))
+        .await
+    }
+
     /// `POST /api/users/login` with `body`.
     pub async fn login_with(&self, body: &serde_json::Value) -> TestResponse {
         self.send(request(Method::POST, "/api/users/login", None, Some(body)))
@@ -72,14 +83,7 @@ impl TestApp {
     /// Registers and logs in a customer.
     pub async fn account(&self, email: &str) -> Account {
         let body = json!({"email": email, "password": "Test123!", "name": "Test User"});
-        let registered = self
-            .send(request(
-                Method::POST,
-                "/api/users/register",
-                None,
-                Some(&body),
-            ))
-            .await;
+        let registered = self.register_with(&body).await;
         assert_eq!(registered.status, 201, "{:?}", registered.json());
         let login = json!({"email": email, "password": "Test123!"});
         let response = self.login_with(&login).await;

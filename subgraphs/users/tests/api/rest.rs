@@ -17,14 +17,7 @@ async fn app() -> TestApp {
 async fn register_creates_a_customer_and_stores_only_a_hash() {
     let app = app().await;
     let body = json!({"email": "Test@Example.com", "password": "Test123!", "name": "Test User"});
-    let response = app
-        .send(request(
-            Method::POST,
-            "/api/users/register",
-            None,
-            Some(&body),
-        ))
-        .await;
+    let response = app.register_with(&body).await;
     assert_eq!(response.status, StatusCode::CREATED);
     let user = response.json();
     assert_eq!(user["email"], "test@example.com");
@@ -49,14 +42,7 @@ async fn duplicate_email_in_any_case_is_409() {
     let app = app().await;
     app.account("dup@example.com").await;
     let body = json!({"email": "DUP@example.COM", "password": "Other123!", "name": "Other"});
-    let response = app
-        .send(request(
-            Method::POST,
-            "/api/users/register",
-            None,
-            Some(&body),
-        ))
-        .await;
+    let response = app.register_with(&body).await;
     response.assert_error(409, "EMAIL_TAKEN");
 }
 
@@ -74,14 +60,7 @@ async fn bad_registrations_are_refused_and_nothing_is_stored() {
         json!("a@example.com"),
     ];
     for body in cases {
-        let response = app
-            .send(request(
-                Method::POST,
-                "/api/users/register",
-                None,
-                Some(&body),
-            ))
-            .await;
+        let response = app.register_with(&body).await;
         assert_eq!(
             (response.status.as_u16(), response.error_code()),
             (422, "VALIDATION_FAILED".to_owned()),
@@ -89,15 +68,7 @@ async fn bad_registrations_are_refused_and_nothing_is_stored() {
         );
     }
     let weak = json!({"email": "a@example.com", "password": "short1", "name": "A"});
-    let message = app
-        .send(request(
-            Method::POST,
-            "/api/users/register",
-            None,
-            Some(&weak),
-        ))
-        .await
-        .json();
+    let message = app.register_with(&weak).await.json();
     assert!(
         message["error"]["message"]
             .as_str()
@@ -273,14 +244,9 @@ async fn register_login_profile_on_postgres() {
         .await;
     assert_eq!(response.json()["email"], "pg@example.com");
     let body = json!({"email": "PG@example.com", "password": "Test123!", "name": "Twin"});
-    app.send(request(
-        Method::POST,
-        "/api/users/register",
-        None,
-        Some(&body),
-    ))
-    .await
-    .assert_error(409, "EMAIL_TAKEN");
+    app.register_with(&body)
+        .await
+        .assert_error(409, "EMAIL_TAKEN");
 }
 
 #[tokio::test]
