@@ -54,12 +54,13 @@ def containers(workload):
 
 
 def selects(selector, labels):
-    """Whether a label selector (matchLabels form or a plain map) selects `labels`."""
-    if selector is None:
+    """Whether a selector (a `matchLabels` selector, or a Service's plain map) selects `labels`.
+    An empty selector counts as selecting nothing: every check here wants pods named explicitly
+    (the default-deny policy's `{}` is checked on its own). `matchExpressions` is not used by
+    these manifests and is refused rather than guessed at."""
+    if not selector or "matchExpressions" in selector:
         return False
-    match = selector.get("matchLabels", selector if "matchExpressions" not in selector else {})
-    if "matchExpressions" in selector:
-        return False  # not used here; refuse rather than guess
+    match = selector.get("matchLabels", selector)
     return all(labels.get(k) == v for k, v in match.items())
 
 

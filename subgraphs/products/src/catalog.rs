@@ -90,6 +90,14 @@ impl Catalog {
         }
     }
 
+    /// For the orders service: a reservation as it stands.
+    pub async fn reservation(&self, order_id: Uuid) -> Result<Reservation, Error> {
+        self.store
+            .reservation(order_id)
+            .await?
+            .ok_or(Error::ReservationNotFound)
+    }
+
     /// For the orders service: returns a reservation's stock, once.
     pub async fn release(&self, order_id: Uuid) -> Result<Reservation, Error> {
         let reservation = self

@@ -235,13 +235,7 @@ async fn reservation(
     _service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    let reservation = state
-        .catalog
-        .store()
-        .reservation(order_id)
-        .await?
-        .ok_or(Error::ReservationNotFound)?;
-    Ok(Json(reservation.into()))
+    Ok(Json(state.catalog.reservation(order_id).await?.into()))
 }
 
 async fn release(
