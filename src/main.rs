@@ -90,35 +90,38 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
+/// Serves `app` with `config` until SIGTERM/SIGINT, logging the address actually bound (which
+/// tells a caller that asked for port 0 where to connect).
+async fn serve(service: &str, app: axum::Router, config: &HttpConfig) -> anyhow::Result<()> {
+    let listener = bind(config.addr).await?;
+    tracing::info!(service, addr = %listener.local_addr()?, "listening");
+    kit::http::serve(listener, app, kit::http::shutdown_signal(), config.into()).await?;
+    Ok(())
+}
+
 async fn serve_users() -> anyhow::Result<()> {
     let config = users::Config::from_env()?;
     let state = users::AppState::from_config(&config).await?;
-    let listener = bind(config.http.addr).await?;
-    tracing::info!(addr = %config.http.addr, "users listening");
-    kit::http::serve(
-        listener,
+    serve(
+        users::SERVICE,
         users::app(state, &config.http),
-        kit::http::shutdown_signal(),
+        &config.http,
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn serve_products() -> anyhow::Result<()> {
     let config = products::Config::from_env()?;
     let settings = TokenSettings::from_env()?;
-    let verifier = Arc::new(TokenVerifier::from_env(&settings, kit::http::client())?);
+    let verifier = Arc::new(TokenVerifier::from_env(&settings, kit::http::client()?)?);
     let service_auth = Arc::new(ServiceAuth::from_env(products::SERVICE)?);
     let state = products::AppState::from_config(&config, verifier, service_auth).await?;
-    let listener = bind(config.http.addr).await?;
-    tracing::info!(addr = %config.http.addr, "products listening");
-    kit::http::serve(
-        listener,
+    serve(
+        products::SERVICE,
         products::app(state, &config.http),
-        kit::http::shutdown_signal(),
+        &config.http,
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Development admin for `up` when ADMIN_EMAIL / ADMIN_PASSWORD are not set. Never used by
@@ -135,10 +138,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let sqlite =
         |file: &str| DatabaseUrl::Sqlite(format!("sqlite://{}", data_dir.join(file).display()));
     let host = kit::config::parse_or("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
-    let http = |port: u16| HttpConfig {
-        addr: SocketAddr::new(host, port),
-        ..HttpConfig::with_port(port)
-    };
+    let http = |port: u16| HttpConfig::with_port(port).overridden_from_env(host);
 
     let admin = match (
         kit::config::var("ADMIN_EMAIL"),
@@ -157,18 +157,19 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
         }
     };
     let users_config = users::Config {
-        http: http(kit::config::parse_or("USERS_PORT", users::DEFAULT_PORT)?),
+        http: http(kit::config::parse_or("USERS_PORT", users::DEFAULT_PORT)?)?,
         database: sqlite("users.db"),
         tokens: settings.clone(),
         signing_key: Some(key.to_pem()),
         admin: Some(admin),
         login_limits: users::throttle::LoginLimits::from_env()?,
+        hashing_threads: users::accounts::hashing_threads_from_env()?,
     };
     let products_config = products::Config {
         http: http(kit::config::parse_or(
             "PRODUCTS_PORT",
             products::DEFAULT_PORT,
-        )?),
+        )?)?,
         database: sqlite("products.db"),
     };
 
@@ -176,20 +177,20 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let verifier = Arc::new(TokenVerifier::with_keys(&[public], &settings)?);
     let service_secret = ServiceAuth::generate_secret();
     let users_state = users::AppState::from_config(&users_config).await?;
-    let products_state = products::AppState::from_config(
-        &products_config,
+    let products_store = products::store::open(&products_config.database).await?;
+    products::demo::seed(products_store.as_ref()).await?;
+    let products_state = products::AppState::new(
+        products_store,
         verifier.clone(),
         Arc::new(ServiceAuth::new(products::SERVICE, &service_secret)?),
-    )
-    .await?;
-    products::demo::seed(products_state.catalog.store().as_ref()).await?;
+    );
 
     let shutdown = kit::http::shutdown_signal().shared();
     let users_listener = bind(users_config.http.addr).await?;
     let products_listener = bind(products_config.http.addr).await?;
     tracing::info!(
-        users = %users_config.http.addr,
-        products = %products_config.http.addr,
+        users = %users_listener.local_addr()?,
+        products = %products_listener.local_addr()?,
         data = %data_dir.display(),
         "platform up"
     );
@@ -197,12 +198,14 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
         kit::http::serve(
             users_listener,
             users::app(users_state, &users_config.http),
-            shutdown.clone()
+            shutdown.clone(),
+            (&users_config.http).into(),
         ),
         kit::http::serve(
             products_listener,
             products::app(products_state, &products_config.http),
-            shutdown
+            shutdown,
+            (&products_config.http).into(),
         ),
     )?;
     Ok(())

@@ -45,18 +45,29 @@ pub fn seconds_or(name: &str, default: Duration) -> anyhow::Result<Duration> {
 }
 
 /// How a service listens and what it accepts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Requests running longer than this answer 503 `TIMEOUT`.
     pub request_timeout: Duration,
     /// Largest accepted request body in bytes; larger answers 413.
     pub body_limit: usize,
+    /// A connection must deliver a request's headers within this, also while it idles between
+    /// keep-alive requests; slower ones are closed.
+    pub header_timeout: Duration,
+    /// Open connections at once; at the bound a new one evicts the longest-idle one.
+    pub max_connections: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (the router, an ingress).
+    pub trusted_proxies: crate::http::TrustedProxies,
+    /// The GraphQL guard's limits and the playground's assets.
+    pub graphql: crate::graphql::GraphqlConfig,
 }
 
 impl HttpConfig {
     pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
     /// Defaults for a service listening on `port` on every interface.
     pub fn with_port(port: u16) -> Self {
@@ -64,18 +75,37 @@ impl HttpConfig {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
             request_timeout: Self::DEFAULT_TIMEOUT,
             body_limit: Self::DEFAULT_BODY_LIMIT,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            trusted_proxies: crate::http::TrustedProxies::default(),
+            graphql: crate::graphql::GraphqlConfig::default(),
         }
     }
 
-    /// Reads `HOST`, `PORT`, `REQUEST_TIMEOUT_SECS` and `BODY_LIMIT_BYTES`.
+    /// Reads `HOST`, `PORT`, `REQUEST_TIMEOUT_SECS`, `BODY_LIMIT_BYTES`,
+    /// `HEADER_TIMEOUT_SECS`, `MAX_CONNECTIONS`, `TRUSTED_PROXIES` and the GraphQL settings.
     pub fn from_env(default_port: u16) -> anyhow::Result<Self> {
         let defaults = Self::with_port(default_port);
         let host: IpAddr = parse_or("HOST", defaults.addr.ip())?;
         let port: u16 = parse_or("PORT", default_port)?;
+        Self::with_port(port).overridden_from_env(host)
+    }
+
+    /// This config with every setting but the address read from the environment.
+    pub fn overridden_from_env(self, host: IpAddr) -> anyhow::Result<Self> {
+        let max_connections: usize = parse_or("MAX_CONNECTIONS", self.max_connections)?;
+        anyhow::ensure!(max_connections > 0, "MAX_CONNECTIONS must be at least 1");
         Ok(Self {
-            addr: SocketAddr::new(host, port),
-            request_timeout: seconds_or("REQUEST_TIMEOUT_SECS", defaults.request_timeout)?,
-            body_limit: parse_or("BODY_LIMIT_BYTES", defaults.body_limit)?,
+            addr: SocketAddr::new(host, self.addr.port()),
+            request_timeout: seconds_or("REQUEST_TIMEOUT_SECS", self.request_timeout)?,
+            body_limit: parse_or("BODY_LIMIT_BYTES", self.body_limit)?,
+            header_timeout: seconds_or("HEADER_TIMEOUT_SECS", self.header_timeout)?,
+            max_connections,
+            trusted_proxies: match var("TRUSTED_PROXIES") {
+                Some(list) => crate::http::TrustedProxies::parse(&list)?,
+                None => self.trusted_proxies,
+            },
+            graphql: crate::graphql::GraphqlConfig::from_env()?,
         })
     }
 }
@@ -87,8 +117,9 @@ pub fn database_max_connections() -> anyhow::Result<u32> {
     Ok(n)
 }
 
-/// Where a service keeps its data: the scheme picks the backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a service keeps its data: the scheme picks the backend. `Debug` shows the URL with its
+/// password masked.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Postgres(String),
     Sqlite(String),
@@ -116,19 +147,30 @@ impl DatabaseUrl {
         Self::parse(&url).context("DATABASE_URL")
     }
 
+    /// The URL as given, password included: for connecting, never for printing.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Postgres(u) | Self::Sqlite(u) | Self::Mongodb(u) => u,
+        }
+    }
+
     /// The URL with any password replaced, for logs.
     pub fn redacted(&self) -> String {
-        let url = match self {
-            Self::Postgres(u) | Self::Sqlite(u) | Self::Mongodb(u) => u,
-        };
+        let url = self.expose();
         match (url.find("://"), url.rfind('@')) {
             (Some(start), Some(at)) if at > start => {
                 let creds = &url[start + 3..at];
                 let user = creds.split(':').next().unwrap_or_default();
                 format!("{}{}:***{}", &url[..start + 3], user, &url[at..])
             }
-            _ => url.clone(),
+            _ => url.to_owned(),
         }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
     }
 }
 
@@ -167,6 +209,7 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/users").unwrap();
         assert_eq!(url.redacted(), "postgres://app:***@db:5432/users");
         assert!(!url.redacted().contains("s3cret"));
+        assert!(!format!("{url:?}").contains("s3cret"), "Debug masks it too");
         let plain = DatabaseUrl::parse("sqlite://data/users.db").unwrap();
         assert_eq!(plain.redacted(), "sqlite://data/users.db");
     }

@@ -37,6 +37,9 @@ macro_rules! error_codes {
 error_codes! {
     BadRequest => (BAD_REQUEST, "BAD_REQUEST"),
     InvalidJson => (BAD_REQUEST, "INVALID_JSON"),
+    GraphqlParseFailed => (BAD_REQUEST, "GRAPHQL_PARSE_FAILED"),
+    GraphqlValidationFailed => (BAD_REQUEST, "GRAPHQL_VALIDATION_FAILED"),
+    QueryTooComplex => (BAD_REQUEST, "QUERY_TOO_COMPLEX"),
     Unauthenticated => (UNAUTHORIZED, "UNAUTHENTICATED"),
     InvalidCredentials => (UNAUTHORIZED, "INVALID_CREDENTIALS"),
     Forbidden => (FORBIDDEN, "FORBIDDEN"),
@@ -171,11 +174,55 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
-/// For a service error type with `From<E> for ApiError`: answers HTTP responses and GraphQL
-/// errors through that one mapping.
+/// A validation failure, phrased for the client: answers 422 `VALIDATION_FAILED`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        ApiError::validation(invalid.0)
+    }
+}
+
+/// The failures every service shares, raised by the kit's parts: bad input, authentication,
+/// ready-made API errors, the store, and the unexpected. Each service's error enum ends with a
+/// `Common(Failure)` variant and [`service_error!`](crate::service_error) wires it up.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] crate::db::StoreError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Invalid(invalid) => invalid.into(),
+            Failure::Auth(auth) => auth.into(),
+            Failure::Api(api) => api,
+            Failure::Store(store) => store.into(),
+            Failure::Unexpected(cause) => cause.into(),
+        }
+    }
+}
+
+/// For a service error enum with a `Common(kit::error::Failure)` variant and
+/// `From<Error> for ApiError`: converts every kit error into it, and answers HTTP responses and
+/// GraphQL errors through that one mapping.
 #[macro_export]
-macro_rules! api_error_conversions {
+macro_rules! service_error {
     ($error:ty) => {
+        $crate::service_error!(@from $error: $crate::error::Invalid, $crate::auth::AuthError,
+            $crate::ApiError, $crate::db::StoreError, $crate::__private::anyhow::Error);
+
         impl $crate::__private::axum::response::IntoResponse for $error {
             fn into_response(self) -> $crate::__private::axum::response::Response {
                 $crate::ApiError::from(self).into_response()
@@ -187,6 +234,13 @@ macro_rules! api_error_conversions {
                 $crate::ApiError::from(err).into()
             }
         }
+    };
+    (@from $error:ty: $($kit:ty),+) => {
+        $(impl From<$kit> for $error {
+            fn from(err: $kit) -> Self {
+                Self::Common(err.into())
+            }
+        })+
     };
 }
 

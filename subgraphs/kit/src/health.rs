@@ -17,17 +17,6 @@ use crate::error::{ApiError, ErrorCode};
 /// Checks the dependencies a service needs to serve traffic (its database).
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
-/// A readiness check that calls `check` on `target` (a store's `ping`).
-pub fn readiness<T: ?Sized + Send + Sync + 'static>(
-    target: Arc<T>,
-    check: for<'a> fn(&'a T) -> BoxFuture<'a, Result<(), crate::db::StoreError>>,
-) -> ReadinessCheck {
-    Arc::new(move || {
-        let target = target.clone();
-        Box::pin(async move { Ok(check(&target).await?) })
-    })
-}
-
 #[derive(Clone)]
 struct Health {
     service: &'static str,

@@ -1,20 +1,32 @@
-//! Server bootstrap: the middleware every service runs behind, JSON fallbacks, and serving with
-//! graceful shutdown.
+//! Server bootstrap: the middleware every service runs behind (request ids, timeouts, panic
+//! recovery, security headers, the client's address), JSON fallbacks, and serving with connection
+//! hygiene and graceful shutdown.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Response, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, header};
+use axum::middleware::Next;
 use axum::response::IntoResponse;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::{BoxError, ServiceBuilder};
+use tokio::sync::watch;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
@@ -40,12 +52,45 @@ pub fn service(
     finish(routes, config)
 }
 
+/// Headers every response carries unless its handler chose otherwise: no sniffing, no framing,
+/// no referrer, no caching, and a policy under which a JSON answer can run nothing.
+const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+    (
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    ),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
 /// Wraps a service's routes with what every service needs: JSON 404/405 fallbacks, a body size
-/// limit, a request timeout, panic recovery, request ids and the request span.
+/// limit, a request timeout, panic recovery, request ids, the request span, security headers and
+/// the client's address.
 pub fn finish(routes: Router, config: &HttpConfig) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let timeout = config.request_timeout;
+    let proxies = config.trusted_proxies.clone();
+    let mut routes = routes;
+    for (name, value) in SECURITY_HEADERS {
+        routes = routes.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
     routes
+        .layer(axum::middleware::from_fn(move |request, next| {
+            resolve_client(proxies.clone(), request, next)
+        }))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -103,14 +148,243 @@ async fn on_timeout(err: BoxError) -> ApiError {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+///
+/// Connection hygiene, so that a flood of slow or idle connections never keeps a normal request
+/// from being served: a connection must deliver a request's headers within `header_timeout` (also
+/// while it idles between keep-alive requests), and at most `max_connections` are open at once.
+/// At that bound a new connection evicts the connection that has been idle longest (one that is
+/// not running a request); if every connection is busy, the new one is closed at once.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    config: ConnectionLimits,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    raise_open_files_limit();
+    let connections = Arc::new(Connections::new(config.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.header_timeout)
+        .keep_alive_timeout(config.header_timeout)
+        .max_concurrent_streams(256);
+    let (stop_tx, stop_rx) = watch::channel(());
+    let (done_tx, done_rx) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(slot) = connections.admit() else {
+            tracing::warn!(%peer, "connection refused: every connection is busy");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let tracked = slot.state.clone();
+        let app = app.clone();
+        let service = tower::service_fn(move |request: axum::http::Request<Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            // The connection counts as busy until the response is ready.
+            let running = tracked.clone().start();
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request).await;
+                drop(running);
+                response
+            }
+        });
+        let builder = builder.clone();
+        let mut stop = stop_rx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            let io = TokioIo::new(stream);
+            let mut connection = std::pin::pin!(
+                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service))
+            );
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(err) = result {
+                            tracing::debug!(%err, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = slot.state.evicted.notified() => {
+                        tracing::debug!(%peer, "idle connection evicted for a new one");
+                        break;
+                    }
+                    changed = stop.changed(), if !stopping => {
+                        let _ = changed;
+                        stopping = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(slot);
+            drop(done);
+        });
+    }
+    drop(listener);
+    drop(done_rx);
+    let _ = stop_tx.send(());
+    done_tx.closed().await;
+    Ok(())
+}
+
+/// How long a connection may take to send headers, and how many may be open at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl From<&HttpConfig> for ConnectionLimits {
+    fn from(config: &HttpConfig) -> Self {
+        Self {
+            header_timeout: config.header_timeout,
+            max_connections: config.max_connections,
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (once), so `max_connections` is
+/// reachable; the kernel default of 1024 is far below what a server needs.
+fn raise_open_files_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(unix)]
+        // SAFETY: getrlimit/setrlimit only read and write the plain struct passed to them.
+        unsafe {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    });
+}
+
+/// The open connections, for the bound on how many there are.
+struct Connections {
+    limit: usize,
+    open: Mutex<HashMap<u64, Arc<ConnectionState>>>,
+    next_id: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+/// What the server knows of one connection.
+struct ConnectionState {
+    /// Requests being handled right now.
+    in_flight: AtomicUsize,
+    /// When a request last started or finished (or the connection opened), in ms since `epoch`.
+    last_active: AtomicU64,
+    epoch: std::time::Instant,
+    evicted: tokio::sync::Notify,
+}
+
+impl ConnectionState {
+    fn touch(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active.store(now, Ordering::Relaxed);
+    }
+
+    /// Marks a request as running until the returned guard drops.
+    fn start(self: Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        InFlight(self)
+    }
+}
+
+/// A running request on a connection.
+struct InFlight(Arc<ConnectionState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
+    }
+}
+
+/// A connection's place among the open ones; dropping it frees the place.
+struct Slot {
+    id: u64,
+    state: Arc<ConnectionState>,
+    connections: Arc<Connections>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.connections.lock().remove(&self.id);
+    }
+}
+
+impl Connections {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            open: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<ConnectionState>>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A place for a new connection, evicting the longest-idle one at the bound; `None` when
+    /// every open connection is running a request.
+    fn admit(self: &Arc<Self>) -> Option<Slot> {
+        let mut open = self.lock();
+        if open.len() >= self.limit {
+            let victim = open
+                .iter()
+                .filter(|(_, c)| c.in_flight.load(Ordering::Relaxed) == 0)
+                .min_by_key(|(_, c)| c.last_active.load(Ordering::Relaxed))
+                .map(|(id, _)| *id)?;
+            if let Some(state) = open.remove(&victim) {
+                state.evicted.notify_one();
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(ConnectionState {
+            in_flight: AtomicUsize::new(0),
+            last_active: AtomicU64::new(0),
+            epoch: self.epoch,
+            evicted: tokio::sync::Notify::new(),
+        });
+        state.touch();
+        open.insert(id, state.clone());
+        Some(Slot {
+            id,
+            state,
+            connections: self.clone(),
+        })
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what Kubernetes and compose send).
@@ -143,14 +417,108 @@ pub async fn shutdown_signal() {
 }
 
 /// The HTTP client for calls to other services: connection and overall timeouts so a slow peer
-/// never holds a request forever.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// never holds a request forever, and pooled keep-alive connections. Fails (at start-up) rather
+/// than fall back to a client without timeouts.
+pub fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(30))
         .user_agent(concat!("ecommerce/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+        .build()?)
+}
+
+/// Who sent a request: the connection's peer, or, when the peer is a trusted proxy, the address
+/// it forwarded. `None` for requests that came through no connection (in-process tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientAddr>()
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, comma-separated CIDRs such
+/// as `10.0.0.0/8`; none by default, so a client can never choose its own address).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn parse(list: &str) -> anyhow::Result<Self> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|cidr| {
+                cidr.parse::<ipnet::IpNet>()
+                    .or_else(|_| cidr.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!("TRUSTED_PROXIES: {cidr:?} is not an address or CIDR")
+                    })
+            })
+            .collect::<anyhow::Result<_>>()
+            .map(Self)
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client behind `peer`: walks `X-Forwarded-For` from the right while the hop that
+    /// reported it is trusted.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = peer.to_canonical();
+        if !self.trusts(client) {
+            return client;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            client = ip.to_canonical();
+            if !self.trusts(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+async fn resolve_client(
+    proxies: TrustedProxies,
+    mut request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let client = peer.map(|peer| proxies.client(peer, request.headers()));
+    request.extensions_mut().insert(ClientAddr(client));
+    next.run(request).await
 }
 
 #[cfg(test)]
@@ -170,15 +538,17 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = HttpConfig::with_port(0);
         let server = tokio::spawn(serve(
             listener,
-            finish(app, &HttpConfig::with_port(0)),
+            finish(app, &config),
             async {
                 stopped.await.ok();
             },
+            (&config).into(),
         ));
 
-        let in_flight = tokio::spawn(client().get(format!("http://{addr}/slow")).send());
+        let in_flight = tokio::spawn(client().unwrap().get(format!("http://{addr}/slow")).send());
         tokio::time::sleep(Duration::from_millis(100)).await;
         stop.send(()).unwrap();
 
@@ -191,12 +561,183 @@ mod tests {
         server.await.unwrap().expect("the server stops cleanly");
         assert!(
             client()
+                .unwrap()
                 .get(format!("http://{addr}/slow"))
                 .send()
                 .await
                 .is_err(),
             "new connections are refused"
         );
+    }
+
+    /// A server on port 0 with `limits`, running `finish(app)`; stops when the test ends.
+    async fn spawn_server(app: Router, limits: ConnectionLimits) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = finish(app, &HttpConfig::with_port(0));
+        tokio::spawn(serve(listener, app, std::future::pending(), limits));
+        addr
+    }
+
+    fn hello() -> Router {
+        Router::new()
+            .route("/hello", get(|| async { "hello" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    "slow"
+                }),
+            )
+    }
+
+    /// Opens a raw connection and sends half a request's headers.
+    async fn half_open(addr: SocketAddr) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        stream
+    }
+
+    /// Whether the server closed `stream` within `within`.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(within, stream.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_that_never_finish_their_headers_are_closed() {
+        let addr = spawn_server(
+            hello(),
+            ConnectionLimits {
+                header_timeout: Duration::from_millis(300),
+                max_connections: 100,
+            },
+        )
+        .await;
+        let mut slow = half_open(addr).await;
+        assert!(closed_within(&mut slow, Duration::from_secs(3)).await);
+    }
+
+    #[tokio::test]
+    async fn idle_keep_alive_connections_are_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = spawn_server(
+            hello(),
+            ConnectionLimits {
+                header_timeout: Duration::from_millis(300),
+                max_connections: 100,
+            },
+        )
+        .await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        assert!(closed_within(&mut stream, Duration::from_secs(3)).await);
+    }
+
+    #[tokio::test]
+    async fn at_the_bound_a_new_connection_evicts_the_longest_idle_one() {
+        let addr = spawn_server(
+            hello(),
+            ConnectionLimits {
+                header_timeout: Duration::from_secs(60),
+                max_connections: 4,
+            },
+        )
+        .await;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(half_open(addr).await);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let started = std::time::Instant::now();
+        let response = client()
+            .unwrap()
+            .get(format!("http://{addr}/hello"))
+            .send()
+            .await
+            .expect("served despite the flood");
+        assert_eq!(response.text().await.unwrap(), "hello");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(
+            closed_within(&mut held[0], Duration::from_secs(2)).await,
+            "the oldest idle connection made room"
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_running_a_request_are_never_evicted() {
+        let addr = spawn_server(
+            hello(),
+            ConnectionLimits {
+                header_timeout: Duration::from_secs(60),
+                max_connections: 1,
+            },
+        )
+        .await;
+        let busy = tokio::spawn(client().unwrap().get(format!("http://{addr}/slow")).send());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let shed = client()
+            .unwrap()
+            .get(format!("http://{addr}/hello"))
+            .send()
+            .await;
+        assert!(shed.is_err(), "no room: the new connection is closed");
+        let done = busy.await.unwrap().expect("the running request completes");
+        assert_eq!(done.text().await.unwrap(), "slow");
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_a_trusted_proxy_forwarded_it() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "203.0.113.9, 10.0.0.7".parse().unwrap());
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        // Nobody trusted: a client cannot choose its own address.
+        assert_eq!(TrustedProxies::default().client(peer, &headers), peer);
+        // The proxies at 10/8 forwarded it: the first untrusted hop from the right.
+        let proxies = TrustedProxies::parse("10.0.0.0/8, ::1").unwrap();
+        assert_eq!(
+            proxies.client(peer, &headers),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // A spoofed entry left of an untrusted hop is ignored.
+        let mut spoofed = HeaderMap::new();
+        spoofed.append("x-forwarded-for", "1.2.3.4, 198.51.100.1".parse().unwrap());
+        assert_eq!(
+            proxies.client(peer, &spoofed),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+        assert!(TrustedProxies::parse("not-an-ip").is_err());
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_security_headers() {
+        let request = axum::http::Request::get("/hello")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response =
+            tower::ServiceExt::oneshot(finish(hello(), &HttpConfig::with_port(0)), request)
+                .await
+                .unwrap();
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(response.headers()[&name], value, "{name}");
+        }
     }
 
     #[tokio::test]

@@ -52,10 +52,14 @@ impl Page {
                 u32::try_from(n).map_err(|_| ApiError::validation("first must not be negative"))?,
             ),
         };
+        // The page starts after the cursor's item; a crafted cursor at u64::MAX has no "after".
         let offset = after
-            .map(decode_cursor)
-            .transpose()?
-            .map(|position| position + 1);
+            .map(|cursor| {
+                decode_cursor(cursor)?
+                    .checked_add(1)
+                    .ok_or_else(|| ApiError::validation("invalid cursor"))
+            })
+            .transpose()?;
         Self::new(limit, offset)
     }
 
@@ -120,6 +124,16 @@ mod tests {
             }
         );
         assert!(decode_cursor("garbage!").is_err());
+        // A crafted cursor at the very end neither overflows nor wraps to the first page.
+        let last = encode_cursor(u64::MAX);
+        assert_eq!(
+            Page::from_connection(Some(10), Some(&last))
+                .unwrap_err()
+                .code,
+            crate::ErrorCode::ValidationFailed
+        );
+        let beyond = encode_cursor(MAX_OFFSET);
+        assert!(Page::from_connection(Some(10), Some(&beyond)).is_err());
         assert!(Page::from_connection(Some(-1), None).is_err());
     }
 }

@@ -45,41 +45,54 @@ pub enum Backend {
     Postgres,
 }
 
-/// A fresh database for one test; the SQLite variant holds its temporary folder.
-pub enum TestPool {
-    Sqlite(tempfile::TempDir, SqlitePool),
-    Postgres(PgPool),
-}
-
 impl Backend {
-    pub async fn pool(self) -> TestPool {
+    /// The backend a test module is named after (`sqlite`, `postgres`).
+    pub fn named(name: &str) -> Self {
+        match name {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("no test backend called {other}"),
+        }
+    }
+
+    /// A fresh SQL database for one test.
+    pub async fn sql(self) -> TestDb {
         match self {
             Backend::Sqlite => {
                 let (dir, pool) = sqlite_pool().await;
-                TestPool::Sqlite(dir, pool)
+                TestDb {
+                    pool: crate::sql::Pool::Sqlite(pool),
+                    _dir: Some(dir),
+                }
             }
-            Backend::Postgres => TestPool::Postgres(postgres_pool().await),
+            Backend::Postgres => TestDb {
+                pool: crate::sql::Pool::Postgres(postgres_pool().await),
+                _dir: None,
+            },
         }
     }
 }
 
-/// Runs each named `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`.
+/// A database of one test's own; holds the SQLite file's folder while it lives.
+pub struct TestDb {
+    pub pool: crate::sql::Pool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Runs each named `async fn(Backend)` once per listed backend, as `<backend>::<name>`:
+/// `on_each_backend!([sqlite, postgres] { inserts, lists });`. `scripts/test.sh` counts the
+/// tests per crate and per backend from those names and fails when a backend ran none.
 #[macro_export]
 macro_rules! on_each_backend {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
+    ([$($backend:ident),+ $(,)?] $tests:tt) => {
+        $( $crate::on_each_backend!(@module $backend $tests); )+
+    };
+    (@module $backend:ident { $($name:ident),+ $(,)? }) => {
+        mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::testing::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::testing::Backend::Postgres).await;
+                    super::$name($crate::testing::Backend::named(stringify!($backend))).await;
                 }
             )+
         }
@@ -118,14 +131,14 @@ pub async fn postgres_pool() -> PgPool {
         .expect("create test schema");
     conn.close().await.ok();
     let options = admin.options([("search_path", schema.as_str())]);
-    crate::db::postgres_pool_with(options, 20)
+    crate::sql::postgres_pool(options, 20)
 }
 
 /// A SQLite database in a temporary file, removed when the returned guard drops.
 pub async fn sqlite_pool() -> (tempfile::TempDir, SqlitePool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let pool = crate::db::sqlite_pool(&url).await.expect("open SQLite");
+    let pool = crate::sql::sqlite_pool(&url).await.expect("open SQLite");
     (dir, pool)
 }
 

@@ -1,12 +1,16 @@
-//! What the products service does, whatever the transport.
+//! What the products service does, whatever the transport, and who may do it: REST and GraphQL
+//! call this and never the store.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use kit::auth::Caller;
+use kit::auth::{Caller, ServiceCaller};
+use kit::db::StoreError;
 use uuid::Uuid;
 
 use crate::domain::{
-    MAX_STOCK, NewProduct, Product, ProductQuery, Reservation, ReservationRequest, StockDelta,
+    MAX_STOCK, NewProduct, Product, ProductDraft, ProductQuery, Reservation, ReservationRequest,
+    StockDelta,
 };
 use crate::error::Error;
 use crate::store::{Listing, ProductStore, ReserveOutcome, StockChange};
@@ -20,8 +24,15 @@ impl Catalog {
         Self { store }
     }
 
-    pub fn store(&self) -> &Arc<dyn ProductStore> {
-        &self.store
+    /// Whether the store answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// The products among `ids`, in one store query: what federation entity lookups resolve.
+    pub async fn products_by_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Product>, Error> {
+        let products = self.store.get_many(ids).await?;
+        Ok(products.into_iter().map(|p| (p.id, p)).collect())
     }
 
     pub async fn list(&self, query: &ProductQuery) -> Result<Listing, Error> {
@@ -32,9 +43,10 @@ impl Catalog {
         self.store.get(id).await?.ok_or(Error::NotFound)
     }
 
-    /// Admins only.
-    pub async fn create(&self, caller: &Caller, product: NewProduct) -> Result<Product, Error> {
+    /// Admins only; the caller is checked before the draft is validated.
+    pub async fn create(&self, caller: &Caller, draft: ProductDraft<'_>) -> Result<Product, Error> {
         caller.require_admin()?;
+        let product = NewProduct::parse(draft)?;
         let product = self.store.insert(Uuid::now_v7(), &product).await?;
         tracing::info!(product_id = %product.id, by = %caller.user_id, "product created");
         Ok(product)
@@ -45,9 +57,10 @@ impl Catalog {
         &self,
         caller: &Caller,
         id: Uuid,
-        delta: StockDelta,
+        delta: i64,
     ) -> Result<Product, Error> {
         caller.require_admin()?;
+        let delta = StockDelta::parse(delta)?;
         match self.store.adjust_stock(id, delta).await? {
             StockChange::Updated(product) => {
                 tracing::info!(product_id = %id, delta = delta.get(), stock = product.stock, "stock adjusted");
@@ -66,6 +79,7 @@ impl Catalog {
     /// For the orders service: holds stock for every line, or for none.
     pub async fn reserve(
         &self,
+        _service: &ServiceCaller,
         request: &ReservationRequest,
     ) -> Result<(Reservation, bool), Error> {
         match self.store.reserve(request).await? {
@@ -75,6 +89,7 @@ impl Catalog {
             }
             ReserveOutcome::Replayed(reservation) => Ok((reservation, false)),
             ReserveOutcome::Mismatch => Err(Error::ReservationMismatch),
+            ReserveOutcome::Released => Err(Error::ReservationReleased),
             ReserveOutcome::Insufficient {
                 product_id,
                 requested,
@@ -91,7 +106,11 @@ impl Catalog {
     }
 
     /// For the orders service: a reservation as it stands.
-    pub async fn reservation(&self, order_id: Uuid) -> Result<Reservation, Error> {
+    pub async fn reservation(
+        &self,
+        _service: &ServiceCaller,
+        order_id: Uuid,
+    ) -> Result<Reservation, Error> {
         self.store
             .reservation(order_id)
             .await?
@@ -99,7 +118,11 @@ impl Catalog {
     }
 
     /// For the orders service: returns a reservation's stock, once.
-    pub async fn release(&self, order_id: Uuid) -> Result<Reservation, Error> {
+    pub async fn release(
+        &self,
+        _service: &ServiceCaller,
+        order_id: Uuid,
+    ) -> Result<Reservation, Error> {
         let reservation = self
             .store
             .release(order_id)

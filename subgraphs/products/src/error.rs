@@ -1,16 +1,10 @@
 //! The products service's errors and the one place they map to codes.
 
-use kit::auth::AuthError;
-use kit::db::StoreError;
-use kit::{ApiError, ErrorCode};
+use kit::{ApiError, ErrorCode, Failure};
 use uuid::Uuid;
-
-use crate::domain::Invalid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
     #[error("product not found")]
     NotFound,
     #[error("reservation not found")]
@@ -29,35 +23,29 @@ pub enum Error {
     ProductUnavailable(Uuid),
     #[error("this order id was already used to reserve other items")]
     ReservationMismatch,
+    #[error(
+        "this order id's reservation was released and holds no stock; reserve with a new order id"
+    )]
+    ReservationReleased,
     #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Common(#[from] Failure),
 }
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         match err {
-            Error::Invalid(invalid) => ApiError::validation(invalid.0),
             Error::NotFound | Error::ReservationNotFound => {
                 ApiError::new(ErrorCode::NotFound, message)
             }
             Error::InsufficientStock { .. } => ApiError::new(ErrorCode::InsufficientStock, message),
             Error::StockLimit { .. } => ApiError::validation(message),
-            Error::ProductUnavailable(_) | Error::ReservationMismatch => {
-                ApiError::new(ErrorCode::Conflict, message)
-            }
-            Error::Auth(auth) => auth.into(),
-            Error::Api(api) => api,
-            Error::Store(store) => store.into(),
-            Error::Unexpected(cause) => cause.into(),
+            Error::ProductUnavailable(_)
+            | Error::ReservationMismatch
+            | Error::ReservationReleased => ApiError::new(ErrorCode::Conflict, message),
+            Error::Common(failure) => failure.into(),
         }
     }
 }
 
-kit::api_error_conversions!(Error);
+kit::service_error!(Error);

@@ -15,9 +15,8 @@ use kit::pagination::{Page, encode_cursor};
 use uuid::Uuid;
 
 use crate::catalog::Catalog;
-use crate::domain::{NewProduct, Product, ProductDraft, ProductQuery, Sort, StockDelta};
+use crate::domain::{Product, ProductDraft, ProductQuery, Sort};
 use crate::error::Error;
-use crate::store::ProductStore;
 
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -86,15 +85,14 @@ pub struct CreateProductInput {
 }
 
 /// Loads products by id, one query per batch.
-pub struct ProductLoader(pub(crate) Arc<dyn ProductStore>);
+pub struct ProductLoader(pub(crate) Arc<Catalog>);
 
 impl Loader<Uuid> for ProductLoader {
     type Value = Product;
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Product>, ApiError> {
-        let products = self.0.get_many(keys).await?;
-        Ok(products.into_iter().map(|p| (p.id, p)).collect())
+        Ok(self.0.products_by_ids(keys).await?)
     }
 }
 
@@ -182,19 +180,18 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateProductInput,
     ) -> async_graphql::Result<ProductObject> {
-        let caller = ctx.data::<Viewer>()?.require_admin()?;
-        let product = NewProduct::parse(ProductDraft {
+        let caller = ctx.data::<Viewer>()?.require()?;
+        let draft = ProductDraft {
             name: &input.name,
             description: input.description.as_deref(),
             price_minor: input.price.0,
             currency: input.currency.as_deref(),
             stock: i64::from(input.stock),
             category: input.category.as_deref(),
-        })
-        .map_err(Error::from)?;
+        };
         Ok(ctx
             .data::<Arc<Catalog>>()?
-            .create(&caller, product)
+            .create(&caller, draft)
             .await?
             .into())
     }
@@ -206,12 +203,11 @@ impl Mutation {
         product_id: ID,
         delta: i32,
     ) -> async_graphql::Result<ProductObject> {
-        let caller = ctx.data::<Viewer>()?.require_admin()?;
+        let caller = ctx.data::<Viewer>()?.require()?;
         let id = Uuid::parse_str(&product_id).map_err(|_| Error::NotFound)?;
-        let delta = StockDelta::parse(i64::from(delta)).map_err(Error::from)?;
         Ok(ctx
             .data::<Arc<Catalog>>()?
-            .adjust_stock(&caller, id, delta)
+            .adjust_stock(&caller, id, i64::from(delta))
             .await?
             .into())
     }

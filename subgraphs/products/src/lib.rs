@@ -14,8 +14,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
-use kit::auth::{ServiceAuth, TokenVerifier};
+use futures::future::BoxFuture;
+use kit::auth::{ServiceAuth, TokenVerifier, Viewer};
 use kit::config::{DatabaseUrl, HttpConfig};
+use kit::db::StoreError;
 
 use crate::catalog::Catalog;
 use crate::graphql::ProductsSchema;
@@ -78,7 +80,7 @@ impl AppState {
 impl kit::graphql::Subgraph for AppState {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
-    const TITLE: &'static str = "products subgraph";
+    const NAME: &'static str = SERVICE;
 
     fn schema(&self) -> &ProductsSchema {
         &self.schema
@@ -88,18 +90,22 @@ impl kit::graphql::Subgraph for AppState {
         &self.verifier
     }
 
-    fn request_data(&self, request: async_graphql::Request) -> async_graphql::Request {
+    fn request_data(
+        &self,
+        request: async_graphql::Request,
+        _viewer: Viewer,
+    ) -> async_graphql::Request {
         request.data(kit::graphql::dataloader(graphql::ProductLoader(
-            self.catalog.store().clone(),
+            self.catalog.clone(),
         )))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.catalog.ping())
     }
 }
 
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    let ready = kit::health::readiness(state.catalog.store().clone(), |store| store.ping());
-    let routes = rest::routes()
-        .merge(kit::graphql::routes())
-        .with_state(state);
-    kit::http::service(SERVICE, routes, ready, http)
+    kit::graphql::app(state, rest::routes(), http)
 }

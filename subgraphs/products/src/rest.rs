@@ -14,10 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::{
-    NewProduct, Product, ProductDraft, ProductQuery, Reservation, ReservationRequest, Sort,
-    StockDelta,
-};
+use crate::domain::{Product, ProductDraft, ProductQuery, Reservation, ReservationRequest, Sort};
 use crate::error::Error;
 
 pub fn routes() -> Router<AppState> {
@@ -124,16 +121,15 @@ async fn create(
     caller: Caller,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<ProductView>), Error> {
-    caller.require_admin()?;
-    let product = NewProduct::parse(ProductDraft {
+    let draft = ProductDraft {
         name: &body.name,
         description: body.description.as_deref(),
         price_minor: body.price.0,
         currency: body.currency.as_deref(),
         stock: body.stock,
         category: body.category.as_deref(),
-    })?;
-    let product = state.catalog.create(&caller, product).await?;
+    };
+    let product = state.catalog.create(&caller, draft).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
 }
 
@@ -150,10 +146,12 @@ async fn adjust_stock(
     Path(id): Path<Uuid>,
     Json(body): Json<StockBody>,
 ) -> Result<Json<ProductView>, Error> {
-    caller.require_admin()?;
-    let delta = StockDelta::parse(body.quantity)?;
     Ok(Json(
-        state.catalog.adjust_stock(&caller, id, delta).await?.into(),
+        state
+            .catalog
+            .adjust_stock(&caller, id, body.quantity)
+            .await?
+            .into(),
     ))
 }
 
@@ -214,14 +212,14 @@ impl From<Reservation> for ReservationView {
 /// Internal: 201 when stock was taken now, 200 when the same order id was reserved before.
 async fn reserve(
     State(state): State<AppState>,
-    _service: ServiceCaller,
+    service: ServiceCaller,
     Json(body): Json<ReserveBody>,
 ) -> Result<(StatusCode, Json<ReservationView>), Error> {
     let request = ReservationRequest::parse(
         body.order_id,
         body.items.iter().map(|i| (i.product_id, i.quantity)),
     )?;
-    let (reservation, created) = state.catalog.reserve(&request).await?;
+    let (reservation, created) = state.catalog.reserve(&service, &request).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -232,16 +230,20 @@ async fn reserve(
 
 async fn reservation(
     State(state): State<AppState>,
-    _service: ServiceCaller,
+    service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    Ok(Json(state.catalog.reservation(order_id).await?.into()))
+    Ok(Json(
+        state.catalog.reservation(&service, order_id).await?.into(),
+    ))
 }
 
 async fn release(
     State(state): State<AppState>,
-    _service: ServiceCaller,
+    service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    Ok(Json(state.catalog.release(order_id).await?.into()))
+    Ok(Json(
+        state.catalog.release(&service, order_id).await?.into(),
+    ))
 }

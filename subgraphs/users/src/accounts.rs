@@ -1,13 +1,15 @@
 //! What the users service does, whatever the transport: register, log in, read profiles, and
 //! bootstrap the first admin.
 
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use kit::auth::{AccessToken, Caller, Role, TokenIssuer};
 use kit::db::StoreError;
+use kit::http::ClientAddr;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -16,6 +18,8 @@ use crate::error::Error;
 use crate::store::{NewUser, UserStore};
 use crate::throttle::LoginThrottle;
 
+/// The users service's one place for rules and authorization: REST and GraphQL call this and
+/// never the store.
 pub struct Accounts {
     store: Arc<dyn UserStore>,
     issuer: Arc<TokenIssuer>,
@@ -23,11 +27,14 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// `hashing_threads` sizes the process's password hashing pool when it is first made.
     pub fn new(
         store: Arc<dyn UserStore>,
         issuer: Arc<TokenIssuer>,
         throttle: LoginThrottle,
+        hashing_threads: usize,
     ) -> Self {
+        hashing_pool(hashing_threads);
         Self {
             store,
             issuer,
@@ -35,12 +42,13 @@ impl Accounts {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn UserStore> {
-        &self.store
-    }
-
     pub fn issuer(&self) -> &Arc<TokenIssuer> {
         &self.issuer
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     #[tracing::instrument(skip_all)]
@@ -75,21 +83,24 @@ impl Accounts {
 
     /// Checks the password and issues an access token. An unknown email and a wrong password
     /// answer alike, and take alike long (a dummy hash is checked), so the answer never tells
-    /// whether an account exists. Too many failures for one email answer `TooManyAttempts`
-    /// without checking the password, until they age out.
-    #[tracing::instrument(skip_all)]
+    /// whether an account exists. The attempt is reserved with the throttle before anything is
+    /// hashed (see [`crate::throttle`]); a refused one answers `TooManyAttempts` unchecked.
+    #[tracing::instrument(skip_all, fields(client = %client))]
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
+        client: ClientAddr,
     ) -> Result<(AccessToken, User), Error> {
         let parsed = Email::parse(email).ok();
         let throttle_key = parsed
             .as_ref()
             .map_or_else(|| raw_key(email), |e| e.as_str().to_owned());
-        self.throttle
-            .check(&throttle_key)
+        let attempt = self
+            .throttle
+            .begin(&throttle_key, client.0)
             .map_err(Error::TooManyAttempts)?;
+        // From here every early return drops `attempt`, which releases it unrecorded.
         let credentials = match &parsed {
             Some(email) => self.store.credentials(email).await?,
             None => None,
@@ -99,13 +110,13 @@ impl Accounts {
         let matches = verify_password(password, hash).await?;
         match user {
             Some(user) if matches => {
-                self.throttle.record_success(&throttle_key);
+                attempt.succeeded();
                 let token = self.issuer.issue(user.id, user.role)?;
                 tracing::info!(user_id = %user.id, "login succeeded");
                 Ok((token, user))
             }
             _ => {
-                self.throttle.record_failure(&throttle_key);
+                attempt.failed();
                 tracing::info!("login failed");
                 Err(Error::InvalidCredentials)
             }
@@ -121,15 +132,36 @@ impl Accounts {
         self.store.get(id).await?.ok_or(Error::NotFound)
     }
 
-    /// Ensures an admin account with `email` exists. Idempotent: an existing account keeps its
-    /// password and is promoted if needed; several replicas starting at once are fine.
+    /// The users among `ids` that `viewer` may see (themselves, or anyone for an admin; nobody
+    /// for an anonymous caller), in one store query: what federation entity lookups resolve.
+    pub async fn visible_users(
+        &self,
+        viewer: Option<Caller>,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, User>, Error> {
+        let Some(viewer) = viewer else {
+            return Ok(HashMap::new());
+        };
+        let visible: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|id| viewer.can_act_for(*id))
+            .collect();
+        let users = self.store.get_many(&visible).await?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+
+    /// Ensures an admin account with `email` exists, creating it with `password` if missing.
+    /// Idempotent, and safe with several replicas starting at once. An existing admin keeps its
+    /// password. An existing account that is *not* an admin is never promoted (whoever registered
+    /// that address first would become admin): start-up fails and says so.
     pub async fn bootstrap_admin(
         &self,
         email: &str,
         password: &SecretString,
     ) -> anyhow::Result<()> {
         let email = Email::parse(email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL: {e}"))?;
-        if self.store.promote_to_admin(&email).await? {
+        if self.existing_admin(&email).await? {
             tracing::info!(email = email.as_str(), "admin account present");
             return Ok(());
         }
@@ -142,53 +174,89 @@ impl Accounts {
         };
         match self.create(registration, Role::Admin).await {
             Ok(_) => tracing::info!(email = email.as_str(), "admin account created"),
-            // Another replica created it between our two statements.
+            // Another replica created it between our two statements; it must be the admin.
             Err(Error::EmailTaken) => {
-                self.store.promote_to_admin(&email).await?;
+                self.existing_admin(&email).await?;
             }
             Err(other) => return Err(anyhow::anyhow!(other)),
         }
         Ok(())
     }
-}
 
-/// Password hashing runs on its own threads, one per core: each argon2id hash holds 19 MiB and
-/// a core for ~50 ms, so more at once only adds latency, and spreading hashes over the shared
-/// blocking pool let every thread grow its own allocator arena (4 GiB under a login burst,
-/// measured with scripts/bench.sh).
-struct HashingPool {
-    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
-}
-
-static HASHING: LazyLock<HashingPool> = LazyLock::new(|| {
-    let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-    let queue = Arc::new(std::sync::Mutex::new(queue));
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    for n in 0..cores {
-        let queue = queue.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("password-{n}"))
-            .spawn(move || {
-                loop {
-                    let job = match queue
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .recv()
-                    {
-                        Ok(job) => job,
-                        Err(_) => return,
-                    };
-                    // A panicking job must not take the thread with it.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                    release_freed_memory();
-                }
-            });
-        if let Err(err) = spawned {
-            tracing::error!(%err, "cannot start a password hashing thread");
+    /// Whether `email` names an admin account; an error when it names another account.
+    async fn existing_admin(&self, email: &Email) -> anyhow::Result<bool> {
+        match self.store.credentials(email).await? {
+            None => Ok(false),
+            Some(existing) if existing.user.role == Role::Admin => Ok(true),
+            Some(_) => anyhow::bail!(
+                "ADMIN_EMAIL {} belongs to an existing account that is not an admin; refusing to \
+                 make it one. Choose another ADMIN_EMAIL, or remove that account.",
+                email.as_str()
+            ),
         }
     }
-    HashingPool { jobs }
-});
+}
+
+/// Password hashing runs on its own threads: each argon2id hash holds 19 MiB and a core for
+/// ~50 ms, so more at once only adds latency, and spreading hashes over the shared blocking pool
+/// let every thread grow its own allocator arena (4 GiB under a login burst, measured with
+/// scripts/bench.sh). The queue is bounded: when it is full, logins answer 503 at once instead
+/// of piling up work nobody will wait for.
+struct HashingPool {
+    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+}
+
+/// Hashes waiting per hashing thread before logins are turned away.
+const QUEUED_PER_THREAD: usize = 32;
+
+static HASHING: OnceLock<HashingPool> = OnceLock::new();
+
+/// How many hashing threads to run: `PASSWORD_HASHING_THREADS`, else one per core this process
+/// may use (`available_parallelism` honours a container's CPU quota).
+pub fn hashing_threads_from_env() -> anyhow::Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads: usize = kit::config::parse_or("PASSWORD_HASHING_THREADS", cores)?;
+    anyhow::ensure!(
+        (1..=256).contains(&threads),
+        "PASSWORD_HASHING_THREADS must be between 1 and 256"
+    );
+    Ok(threads)
+}
+
+/// The process's hashing pool, made with `threads` threads on first use.
+fn hashing_pool(threads: usize) -> &'static HashingPool {
+    HASHING.get_or_init(|| {
+        let threads = threads.max(1);
+        let (jobs, queue) =
+            std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(threads * QUEUED_PER_THREAD);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .recv()
+                        {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        // A panicking job must not take the thread with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        release_freed_memory();
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(%err, "cannot start a password hashing thread");
+            }
+        }
+        tracing::info!(threads, "password hashing pool started");
+        HashingPool { jobs }
+    })
+}
 
 /// Hands the freed 19 MiB hashing buffers back to the OS: glibc would otherwise keep them in the
 /// thread's arena.
@@ -213,10 +281,15 @@ async fn hashing<T: Send + 'static>(
             let _ = done.send(span.in_scope(work));
         }
     });
-    HASHING
-        .jobs
-        .send(job)
-        .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+    // Made by `Accounts::new` with the configured size; one thread if somehow not.
+    let pool = hashing_pool(1);
+    match pool.jobs.try_send(job) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::TrySendError::Full(_)) => return Err(Error::Busy),
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+            return Err(anyhow::anyhow!("password hashing threads are gone").into());
+        }
+    }
     Ok(result
         .await
         .map_err(|_| anyhow::anyhow!("password hashing failed"))?)

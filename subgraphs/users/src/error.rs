@@ -1,15 +1,9 @@
 //! The users service's errors and the one place they map to codes.
 
-use kit::auth::AuthError;
-use kit::db::StoreError;
-use kit::{ApiError, ErrorCode};
-
-use crate::domain::Invalid;
+use kit::{ApiError, ErrorCode, Failure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("invalid email or password")]
@@ -18,20 +12,15 @@ pub enum Error {
     NotFound,
     #[error("too many failed logins for this account; try again later")]
     TooManyAttempts(std::time::Duration),
+    #[error("too many logins are being checked right now; try again in a moment")]
+    Busy,
     #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Common(#[from] Failure),
 }
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {
-            Error::Invalid(invalid) => ApiError::validation(invalid.0),
             Error::EmailTaken => ApiError::new(ErrorCode::EmailTaken, err.to_string()),
             Error::InvalidCredentials => {
                 ApiError::new(ErrorCode::InvalidCredentials, err.to_string())
@@ -40,12 +29,11 @@ impl From<Error> for ApiError {
             Error::TooManyAttempts(wait) => {
                 ApiError::new(ErrorCode::RateLimited, err.to_string()).retry_after(wait)
             }
-            Error::Auth(auth) => auth.into(),
-            Error::Api(api) => api,
-            Error::Store(store) => store.into(),
-            Error::Unexpected(cause) => cause.into(),
+            Error::Busy => ApiError::new(ErrorCode::Unavailable, err.to_string())
+                .retry_after(std::time::Duration::from_secs(1)),
+            Error::Common(failure) => failure.into(),
         }
     }
 }
 
-kit::api_error_conversions!(Error);
+kit::service_error!(Error);

@@ -8,13 +8,13 @@ use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema,
 use chrono::{DateTime, Utc};
 use kit::ApiError;
 use kit::auth::{Role, Viewer};
+use kit::http::ClientAddr;
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::accounts::Accounts;
 use crate::domain::{Registration, User};
 use crate::error::Error;
-use crate::store::UserStore;
 
 pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -63,16 +63,18 @@ pub struct RegisterInput {
     name: String,
 }
 
-/// Loads users by id, one query per batch.
-pub struct UserLoader(pub(crate) Arc<dyn UserStore>);
+/// Loads the users a request's caller may see, one query per batch.
+pub struct UserLoader {
+    pub(crate) accounts: Arc<Accounts>,
+    pub(crate) viewer: Viewer,
+}
 
 impl Loader<Uuid> for UserLoader {
     type Value = User;
     type Error = ApiError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, ApiError> {
-        let users = self.0.get_many(keys).await?;
-        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+        Ok(self.accounts.visible_users(self.viewer.0, keys).await?)
     }
 }
 
@@ -112,13 +114,9 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<UserObject>> {
-        let viewer = ctx.data::<Viewer>()?;
         let Some(id) = parse_id(&id) else {
             return Ok(None);
         };
-        if !viewer.0.is_some_and(|caller| caller.can_act_for(id)) {
-            return Ok(None);
-        }
         let user = ctx.data::<DataLoader<UserLoader>>()?.load_one(id).await?;
         Ok(user.map(Into::into))
     }
@@ -150,9 +148,10 @@ impl Mutation {
         email: String,
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
+        let client = ctx.data_opt::<ClientAddr>().copied().unwrap_or_default();
         let (token, user) = ctx
             .data::<Arc<Accounts>>()?
-            .login(&email, SecretString::from(password))
+            .login(&email, SecretString::from(password), client)
             .await?;
         Ok(AuthPayload {
             access_token: token.token,

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
-use kit::auth::{JwkSet, SigningKey, TokenIssuer, TokenSettings, TokenVerifier};
+use futures::future::BoxFuture;
+use kit::auth::{JwkSet, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer};
 use kit::config::{DatabaseUrl, HttpConfig};
+use kit::db::StoreError;
 use secrecy::SecretString;
 
 use crate::accounts::Accounts;
@@ -37,12 +39,15 @@ pub struct Config {
     /// PKCS#8 PEM Ed25519 key that signs access tokens; generated per process when absent.
     pub signing_key: Option<SecretString>,
     pub admin: Option<AdminAccount>,
-    /// Failed logins allowed per email and window before 429.
+    /// The login throttle's rules.
     pub login_limits: throttle::LoginLimits,
+    /// Threads hashing passwords at once.
+    pub hashing_threads: usize,
 }
 
 impl Config {
-    /// Reads `PORT`, `DATABASE_URL`, `JWT_*`, `ACCESS_TOKEN_TTL_SECS`, `ADMIN_EMAIL`, `ADMIN_PASSWORD`.
+    /// Reads `PORT`, `DATABASE_URL`, `JWT_*`, `ACCESS_TOKEN_TTL_SECS`, `ADMIN_EMAIL`,
+    /// `ADMIN_PASSWORD`, `LOGIN_*`, `PASSWORD_HASHING_THREADS`.
     pub fn from_env() -> anyhow::Result<Self> {
         let admin = match (
             kit::config::var("ADMIN_EMAIL"),
@@ -59,6 +64,7 @@ impl Config {
             signing_key: kit::config::secret("JWT_PRIVATE_KEY"),
             admin,
             login_limits: throttle::LoginLimits::from_env()?,
+            hashing_threads: accounts::hashing_threads_from_env()?,
         })
     }
 }
@@ -76,11 +82,12 @@ impl AppState {
         store: Arc<dyn UserStore>,
         issuer: Arc<TokenIssuer>,
         login_limits: throttle::LoginLimits,
+        hashing_threads: usize,
     ) -> anyhow::Result<Self> {
         let public = issuer.public_key().clone();
         let verifier = TokenVerifier::with_keys(std::slice::from_ref(&public), issuer.settings())?;
         let throttle = throttle::LoginThrottle::new(login_limits);
-        let accounts = Arc::new(Accounts::new(store, issuer, throttle));
+        let accounts = Arc::new(Accounts::new(store, issuer, throttle, hashing_threads));
         Ok(Self {
             schema: graphql::schema(accounts.clone()),
             accounts,
@@ -110,6 +117,7 @@ impl AppState {
             store,
             Arc::new(TokenIssuer::new(key, config.tokens.clone())),
             config.login_limits,
+            config.hashing_threads,
         )?;
         if let Some(admin) = &config.admin {
             state
@@ -125,7 +133,9 @@ impl AppState {
 impl kit::graphql::Subgraph for AppState {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
-    const TITLE: &'static str = "users subgraph";
+    const NAME: &'static str = SERVICE;
+    /// Each costs a password hash.
+    const EXPENSIVE_MUTATIONS: &'static [&'static str] = &["login", "register"];
 
     fn schema(&self) -> &UsersSchema {
         &self.schema
@@ -135,18 +145,23 @@ impl kit::graphql::Subgraph for AppState {
         &self.verifier
     }
 
-    fn request_data(&self, request: async_graphql::Request) -> async_graphql::Request {
-        request.data(kit::graphql::dataloader(graphql::UserLoader(
-            self.accounts.store().clone(),
-        )))
+    fn request_data(
+        &self,
+        request: async_graphql::Request,
+        viewer: Viewer,
+    ) -> async_graphql::Request {
+        request.data(kit::graphql::dataloader(graphql::UserLoader {
+            accounts: self.accounts.clone(),
+            viewer,
+        }))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.accounts.ping())
     }
 }
 
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    let ready = kit::health::readiness(state.accounts.store().clone(), |store| store.ping());
-    let routes = rest::routes()
-        .merge(kit::graphql::routes())
-        .with_state(state);
-    kit::http::service(SERVICE, routes, ready, http)
+    kit::graphql::app(state, rest::routes(), http)
 }

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use kit::auth::{Caller, JwkSet, Role};
 use kit::extract::{Json, Path};
+use kit::http::ClientAddr;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -84,9 +85,13 @@ async fn register(
 
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     Json(body): Json<LoginBody>,
 ) -> Result<Json<LoginView>, Error> {
-    let (token, user) = state.accounts.login(&body.email, body.password).await?;
+    let (token, user) = state
+        .accounts
+        .login(&body.email, body.password, client)
+        .await?;
     Ok(Json(LoginView {
         access_token: token.token,
         token_type: "Bearer",

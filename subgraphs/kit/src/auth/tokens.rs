@@ -134,7 +134,24 @@ struct RemoteJwks {
     url: String,
     client: reqwest::Client,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    last_fetch: Mutex<Option<Instant>>,
+    fetches: Mutex<Fetches>,
+}
+
+/// When the JWKS was last fetched, and how its recent fetches failed.
+#[derive(Default)]
+struct Fetches {
+    last_success: Option<Instant>,
+    last_failure: Option<Instant>,
+    failures: u32,
+}
+
+impl Fetches {
+    /// After `n` failures in a row, the next fetch waits 1 s doubling up to 30 s, so that a users
+    /// service that is down is not asked again on every request.
+    fn backoff(&self) -> Duration {
+        Duration::from_secs(1u64 << self.failures.saturating_sub(1).min(5))
+            .min(JWKS_REFETCH_INTERVAL)
+    }
 }
 
 /// A token with an unknown `kid` triggers at most one JWKS fetch per this interval.
@@ -146,18 +163,39 @@ impl RemoteJwks {
             return Ok(Some(key.clone()));
         }
         // One fetch at a time; callers that waited re-check the cache first.
-        let mut last_fetch = self.last_fetch.lock().await;
+        let mut fetches = self.fetches.lock().await;
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(Some(key.clone()));
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
+        if fetches
+            .last_success
+            .is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL)
+        {
             return Ok(None);
         }
-        let fetched = self.fetch().await.map_err(AuthError::KeysUnavailable)?;
-        *last_fetch = Some(Instant::now());
-        let found = fetched.get(kid).cloned();
-        *self.keys.write().await = fetched;
-        Ok(found)
+        if let Some(failed) = fetches.last_failure
+            && failed.elapsed() < fetches.backoff()
+        {
+            return Err(AuthError::KeysUnavailable(anyhow::anyhow!(
+                "the last JWKS fetch failed; retrying after a back-off"
+            )));
+        }
+        match self.fetch().await {
+            Ok(fetched) => {
+                *fetches = Fetches {
+                    last_success: Some(Instant::now()),
+                    ..Fetches::default()
+                };
+                let found = fetched.get(kid).cloned();
+                *self.keys.write().await = fetched;
+                Ok(found)
+            }
+            Err(err) => {
+                fetches.failures = fetches.failures.saturating_add(1);
+                fetches.last_failure = Some(Instant::now());
+                Err(AuthError::KeysUnavailable(err))
+            }
+        }
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, DecodingKey>> {
@@ -215,7 +253,7 @@ impl TokenVerifier {
             url,
             client,
             keys: RwLock::default(),
-            last_fetch: Mutex::default(),
+            fetches: Mutex::default(),
         };
         Self {
             source: KeySource::Remote(remote),
@@ -297,6 +335,49 @@ mod tests {
             verifier.verify(&token.token).await,
             Err(AuthError::Invalid)
         ));
+    }
+
+    /// A users service that is down is asked once per back-off, not once per request.
+    #[tokio::test]
+    async fn a_failing_jwks_fetch_backs_off() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hits = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (issuer, _) = setup();
+        let verifier = TokenVerifier::with_jwks_url(
+            format!("http://{addr}/jwks"),
+            reqwest::Client::new(),
+            issuer.settings(),
+        );
+        let token = issuer.issue(Uuid::new_v4(), Role::Customer).unwrap().token;
+        for _ in 0..20 {
+            assert!(matches!(
+                verifier.verify(&token).await,
+                Err(AuthError::KeysUnavailable(_))
+            ));
+        }
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "one fetch, then the back-off"
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(verifier.verify(&token).await.is_err());
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            2,
+            "asked again after the back-off"
+        );
     }
 
     #[tokio::test]

@@ -8,10 +8,20 @@ use uuid::Uuid;
 
 pub use reservation::{Reservation, ReservationRequest, ReservationStatus, ReservedLine};
 
-/// A validation failure, phrased for the client.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
+pub use kit::Invalid;
+
+/// The one folding rule for searching, filtering and sorting by text, applied by the service on
+/// every backend alike (the databases' own `lower()` and collations disagree beyond ASCII):
+/// compatibility decomposition (NFKD), accents and other combining marks dropped, lower case.
+/// "Éclair", "ECLAIR" and "e\u{301}clair" all fold to "eclair", and sort among the e's.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    text.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
 
 /// Stock is bounded so that `stock + delta` can never overflow a 32-bit column.
 pub const MAX_STOCK: i32 = 1_000_000_000;
@@ -165,8 +175,8 @@ impl Sort {
 
     pub fn order_by(self) -> &'static str {
         match self {
-            Self::NameAsc => "lower(name) ASC, id ASC",
-            Self::NameDesc => "lower(name) DESC, id DESC",
+            Self::NameAsc => "name_folded ASC, id ASC",
+            Self::NameDesc => "name_folded DESC, id DESC",
             Self::PriceAsc => "price_minor ASC, id ASC",
             Self::PriceDesc => "price_minor DESC, id DESC",
             Self::Newest => "created_at DESC, id DESC",
@@ -241,6 +251,15 @@ mod tests {
         assert!(StockDelta::parse(0).is_err());
         assert!(StockDelta::parse(i64::from(MAX_DELTA) + 1).is_err());
         assert!(StockDelta::parse(i64::MIN).is_err());
+    }
+
+    #[test]
+    fn folding_is_unicode_aware_and_normalises() {
+        assert_eq!(fold("Éclair Pan"), "eclair pan");
+        // "é" as one code point and as "e" plus a combining accent fold alike.
+        assert_eq!(fold("E\u{301}CLAIR"), fold("\u{c9}clair"));
+        assert_eq!(fold("STRASSE Ärger ﬁx"), "strasse arger fix");
+        assert_eq!(fold("Кофе"), "кофе");
     }
 
     #[test]

@@ -9,10 +9,10 @@ use kit::testing::Backend;
 
 use crate::helpers::TestApp;
 
-on_each_backend!(
+on_each_backend!([sqlite, postgres] {
     fifty_concurrent_decrements_on_stock_twenty_sell_exactly_twenty,
     concurrent_replays_of_one_order_reserve_once
-);
+});
 
 async fn fifty_concurrent_decrements_on_stock_twenty_sell_exactly_twenty(backend: Backend) {
     let app = std::sync::Arc::new(TestApp::new(backend).await);

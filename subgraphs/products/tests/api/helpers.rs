@@ -5,29 +5,26 @@ use axum::body::Body;
 use axum::http::Request;
 use kit::config::HttpConfig;
 use kit::money::Currency;
-use kit::testing::{Backend, TestAuth, TestPool, TestResponse};
+use kit::testing::{Backend, TestAuth, TestDb, TestResponse};
 use products::domain::{NewProduct, Product};
-use products::store::{PgProductStore, ProductStore, SqliteProductStore};
-use tempfile::TempDir;
+use products::store::{ProductStore, SqlProductStore};
 use uuid::Uuid;
 
-/// A store on a database of its own; the guard keeps a SQLite file alive.
+/// A store on a database of its own (kept alive with it).
 pub struct TestStore {
     pub store: Arc<dyn ProductStore>,
-    _dir: Option<TempDir>,
+    _db: TestDb,
 }
 
 impl TestStore {
     pub async fn new(backend: Backend) -> Self {
-        match backend.pool().await {
-            TestPool::Sqlite(dir, pool) => Self {
-                store: Arc::new(SqliteProductStore::new(pool).await.expect("migrate")),
-                _dir: Some(dir),
-            },
-            TestPool::Postgres(pool) => Self {
-                store: Arc::new(PgProductStore::new(pool).await.expect("migrate")),
-                _dir: None,
-            },
+        let db = backend.sql().await;
+        let store = SqlProductStore::open(db.pool.clone())
+            .await
+            .expect("migrate");
+        Self {
+            store: Arc::new(store),
+            _db: db,
         }
     }
 

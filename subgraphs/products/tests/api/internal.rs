@@ -63,6 +63,24 @@ async fn reserve_replay_and_release_over_http() {
         (5, 5)
     );
 
+    // Retried after its release, the reservation is a 409, never a 2xx an orders service could
+    // take for "stock held"; and it takes nothing.
+    let retried = app.reserve(&body).await;
+    retried.assert_error(409, "CONFLICT");
+    assert!(
+        retried.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("released")
+    );
+    assert_eq!(
+        (
+            app.db.stock_of(laptop.id).await,
+            app.db.stock_of(mouse.id).await
+        ),
+        (5, 5)
+    );
+
     let unknown = format!("/internal/reservations/{}/release", Uuid::new_v4());
     app.send(request(Method::POST, &unknown, Some(&service), None))
         .await

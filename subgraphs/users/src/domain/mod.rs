@@ -10,10 +10,7 @@ use uuid::Uuid;
 pub use email::Email;
 pub use password::Password;
 
-/// A validation failure, phrased for the client.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
+pub use kit::Invalid;
 
 /// A user as stored, without the password hash.
 #[derive(Clone, Debug, PartialEq, Eq)]

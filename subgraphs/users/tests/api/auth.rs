@@ -92,12 +92,14 @@ async fn tokens_verify_with_keys_fetched_from_jwks() {
         listener,
         app.router.clone(),
         std::future::pending(),
+        (&kit::config::HttpConfig::with_port(0)).into(),
     ));
     let account = app.account("remote@example.com").await;
 
     let settings = kit::auth::TokenSettings::default();
     let url = format!("http://{addr}/.well-known/jwks.json");
-    let verifier = kit::auth::TokenVerifier::with_jwks_url(url, kit::http::client(), &settings);
+    let verifier =
+        kit::auth::TokenVerifier::with_jwks_url(url, kit::http::client().unwrap(), &settings);
     let claims = verifier.verify(&account.token).await.unwrap();
     assert_eq!(claims.sub.to_string(), account.id);
     assert!(verifier.verify(&app.auth.foreign_token()).await.is_err());

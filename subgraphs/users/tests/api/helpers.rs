@@ -4,28 +4,23 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use kit::config::HttpConfig;
-use kit::testing::{Backend, TestAuth, TestPool, TestResponse, request};
+use kit::testing::{Backend, TestAuth, TestDb, TestResponse, request};
 use serde_json::json;
-use tempfile::TempDir;
-use users::store::{PgUserStore, SqliteUserStore, UserStore};
+use users::store::{SqlUserStore, UserStore};
 
-/// A store on a database of its own; the guard keeps a SQLite file alive.
+/// A store on a database of its own (kept alive with it).
 pub struct TestStore {
     pub store: Arc<dyn UserStore>,
-    _dir: Option<TempDir>,
+    _db: TestDb,
 }
 
 impl TestStore {
     pub async fn new(backend: Backend) -> Self {
-        match backend.pool().await {
-            TestPool::Sqlite(dir, pool) => Self {
-                store: Arc::new(SqliteUserStore::new(pool).await.expect("migrate")),
-                _dir: Some(dir),
-            },
-            TestPool::Postgres(pool) => Self {
-                store: Arc::new(PgUserStore::new(pool).await.expect("migrate")),
-                _dir: None,
-            },
+        let db = backend.sql().await;
+        let store = SqlUserStore::open(db.pool.clone()).await.expect("migrate");
+        Self {
+            store: Arc::new(store),
+            _db: db,
         }
     }
 }
@@ -48,8 +43,9 @@ impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         let db = TestStore::new(backend).await;
         let auth = TestAuth::default();
-        let state = users::AppState::new(db.store.clone(), auth.issuer.clone(), Default::default())
-            .expect("state");
+        let state =
+            users::AppState::new(db.store.clone(), auth.issuer.clone(), Default::default(), 2)
+                .expect("state");
         let router = users::app(state.clone(), &HttpConfig::with_port(0));
         Self {
             router,

@@ -185,7 +185,7 @@ async fn jwks_publishes_the_verifying_key() {
 }
 
 #[tokio::test]
-async fn admin_bootstrap_is_idempotent_and_keeps_existing_passwords() {
+async fn admin_bootstrap_is_idempotent_keeps_passwords_and_never_promotes() {
     let app = app().await;
     let accounts = &app.state.accounts;
     let password = secrecy::SecretString::from("Admin123!");
@@ -206,15 +206,17 @@ async fn admin_bootstrap_is_idempotent_and_keeps_existing_passwords() {
     let body = app.login_with(&login).await.json();
     assert_eq!(body["user"]["role"], "admin", "{body}");
 
-    // An existing customer named as admin is promoted, keeping their password.
-    app.account("promote@example.com").await;
-    accounts
-        .bootstrap_admin("promote@example.com", &password)
+    // An existing customer named as admin is never promoted (whoever registered the address
+    // first would be admin): start-up refuses, saying why, and the account stays a customer.
+    app.account("squatter@example.com").await;
+    let refused = accounts
+        .bootstrap_admin("squatter@example.com", &password)
         .await
-        .unwrap();
-    let login = json!({"email": "promote@example.com", "password": "Test123!"});
+        .expect_err("must refuse");
+    assert!(refused.to_string().contains("not an admin"), "{refused}");
+    let login = json!({"email": "squatter@example.com", "password": "Test123!"});
     let body = app.login_with(&login).await.json();
-    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(body["user"]["role"], "customer");
     assert!(
         accounts
             .bootstrap_admin("not an email", &password)

@@ -1,0 +1,821 @@
+//! The guard against the documents that crashed or stalled the services, adversarial inputs, and
+//! a seeded property test comparing it with async-graphql's parser and a naive reference.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::parse_query;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+
+use super::*;
+
+const EXPENSIVE: &[&str] = &["login", "register", "placeOrder"];
+
+fn guard() -> Guard {
+    Guard::new(Limits::default(), EXPENSIVE)
+}
+
+/// Runs `f` on a thread with a small stack: anything that recursed per nesting level, or per
+/// fragment, would overflow it and abort the test binary.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("the guard panicked")
+}
+
+fn nested_value(depth: usize) -> String {
+    format!(
+        "{{__typename(x:{}{})}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
+/// `n` levels of fragments that each spread the level below twice: 2^n fields once expanded.
+fn fragment_bomb(levels: usize) -> String {
+    let mut doc = format!("{{...F{levels}}} fragment F0 on Query{{__typename}}");
+    for i in 1..=levels {
+        doc.push_str(&format!(
+            " fragment F{i} on Query{{...F{} ...F{}}}",
+            i - 1,
+            i - 1
+        ));
+    }
+    doc
+}
+
+#[test]
+fn finding_1_nested_values_are_refused_before_parsing() {
+    for depth in [65, 2_000, 100_000] {
+        let result = on_small_stack(move || guard().check(&nested_value(depth)));
+        assert_eq!(result.unwrap_err(), Refusal::TooNested { limit: 64 });
+    }
+    // Every kind of bracket, and mixes of them.
+    for open in ["{", "[", "(", "{a(b:[", "[{x:"] {
+        let doc = open.repeat(100_000);
+        let result = on_small_stack(move || guard().check(&doc));
+        assert!(matches!(result, Err(Refusal::TooNested { .. })), "{open}");
+    }
+    // Within the limit the document is parsed and measured as usual.
+    let doc = nested_value(60);
+    assert!(on_small_stack(move || guard().check(&doc)).is_ok());
+}
+
+#[test]
+fn finding_2_fragment_bombs_are_refused_without_expanding() {
+    for levels in [10, 22, 24, 64, 1_000] {
+        let limits = Limits {
+            max_tokens: 100_000,
+            ..Limits::default()
+        };
+        let doc = fragment_bomb(levels);
+        let result = on_small_stack(move || Guard::new(limits, EXPENSIVE).check(&doc));
+        // Up to 30 levels the expansion is too large; beyond, it is also too deep.
+        match result {
+            Err(Refusal::TooLarge {
+                measure: Measure::Selections,
+                found,
+                ..
+            }) if levels <= 30 => assert!(found > 1_000, "{levels}: {found}"),
+            Err(Refusal::TooLarge {
+                measure: Measure::Depth,
+                ..
+            }) if levels > 30 => {}
+            other => panic!("{levels} levels: {other:?}"),
+        }
+    }
+    // Two levels are a document like any other.
+    assert!(guard().check(&fragment_bomb(2)).is_ok());
+}
+
+#[test]
+fn finding_3_aliased_expensive_mutations_are_refused() {
+    let logins: String = (0..200)
+        .map(|i| {
+            format!(" a{i}: login(email: \"x@example.com\", password: \"wrong\") {{ accessToken }}")
+        })
+        .collect();
+    let refusal = guard()
+        .check(&format!("mutation {{{logins} }}"))
+        .unwrap_err();
+    assert!(matches!(
+        refusal,
+        Refusal::TooLarge {
+            measure: Measure::Aliases,
+            ..
+        } | Refusal::TooManyExpensive { .. }
+    ));
+    // Two logins under the alias limit are still two password hashes: refused.
+    let two = "mutation { a: login(email: \"a@x.io\", password: \"p\") { accessToken } \
+               b: login(email: \"b@x.io\", password: \"p\") { accessToken } }";
+    assert_eq!(
+        guard().check(two).unwrap_err().code(),
+        ErrorCode::QueryTooComplex
+    );
+    assert!(matches!(
+        guard().check(two).unwrap_err(),
+        Refusal::TooManyExpensive { limit: 1, .. }
+    ));
+    // Hidden in fragments and inline fragments at the root, they still count.
+    let hidden = "mutation { ...L ... on Mutation { register(input: {email: \"e\", password: \"p\", name: \"n\"}) { id } } } \
+                  fragment L on Mutation { login(email: \"a\", password: \"p\") { accessToken } }";
+    assert!(matches!(
+        guard().check(hidden).unwrap_err(),
+        Refusal::TooManyExpensive { .. }
+    ));
+    // One is fine, and a query field named like a mutation is not expensive.
+    assert!(
+        guard()
+            .check("mutation { login(email: \"a\", password: \"p\") { accessToken } }")
+            .is_ok()
+    );
+    assert!(guard().check("{ a: login b: login c: register }").is_ok());
+}
+
+#[test]
+fn fragment_cycles_are_refused_iteratively() {
+    let cycles = [
+        "{ ...A } fragment A on Query { ...A }".to_owned(),
+        "{ ...A } fragment A on Query { a ...B } fragment B on Query { b { ...A } }".to_owned(),
+        // Unused fragments are validated too.
+        "{ a } fragment A on Query { ...B } fragment B on Query { ...A }".to_owned(),
+    ];
+    for doc in cycles {
+        assert!(
+            matches!(guard().check(&doc), Err(Refusal::FragmentCycle(_))),
+            "{doc}"
+        );
+        assert_eq!(
+            guard().check(&doc).unwrap_err().code(),
+            ErrorCode::GraphqlValidationFailed
+        );
+    }
+    // A cycle through 5,000 fragments and a chain of 50,000: no recursion, refused.
+    let limits = Limits {
+        max_tokens: 1_000_000,
+        ..Limits::default()
+    };
+    let mut ring = String::from("{ ...F0 }");
+    for i in 0..5_000 {
+        ring.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{} }}",
+            (i + 1) % 5_000
+        ));
+    }
+    let l = limits.clone();
+    assert!(matches!(
+        on_small_stack(move || Guard::new(l, EXPENSIVE).check(&ring)),
+        Err(Refusal::FragmentCycle(_))
+    ));
+    let mut chain = String::from("{ ...F0 }");
+    for i in 0..50_000 {
+        chain.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+    }
+    chain.push_str(" fragment F50000 on Query { a }");
+    match on_small_stack(move || Guard::new(limits, EXPENSIVE).check(&chain)) {
+        Err(Refusal::TooLarge {
+            measure: Measure::Depth,
+            found,
+            ..
+        }) => assert_eq!(found, 50_002),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unterminated_strings_comments_and_junk_never_panic() {
+    let inputs = [
+        "\"".repeat(100_000),
+        "\"\"\"".repeat(30_000),
+        "#".repeat(100_000),
+        "\\".repeat(100_000),
+        "{ a(b: \"\\".to_owned(),
+        "{ a(b: \"\"\"\\\"\"\" [[[[ \"\"\") }".to_owned(),
+        "\u{feff}{ a }".to_owned(),
+        "{ a(b: \"unterminated\n[[[[[[[[[[".to_owned(),
+        "é{ü(x:[[[[ \u{0} ]]]]) }".to_owned(),
+        String::new(),
+        "...".repeat(10_000),
+        "-".repeat(100_000),
+    ];
+    for input in inputs {
+        let _ = on_small_stack(move || guard().check(&input));
+    }
+}
+
+#[test]
+fn brackets_in_strings_block_strings_and_comments_do_not_count() {
+    let doc = format!(
+        "{{ a(s: \"{0}\", t: \"\"\"{0}\\\"\"\"{0}\"\"\") # {0}\n }}",
+        "[".repeat(500)
+    );
+    let lexed = scan(&doc, &Limits::default()).unwrap();
+    assert_eq!(lexed.nesting, 2);
+    assert!(guard().check(&doc).is_ok());
+}
+
+#[test]
+fn syntax_errors_answer_parse_failed() {
+    let refusal = guard().check("{ a(").unwrap_err();
+    assert!(matches!(refusal, Refusal::Syntax(_)));
+    assert_eq!(refusal.code(), ErrorCode::GraphqlParseFailed);
+    assert!(guard().check("").is_err());
+}
+
+#[test]
+fn tokens_are_limited() {
+    let doc = format!("{{ {} }}", "a ".repeat(20_000));
+    assert_eq!(
+        guard().check(&doc).unwrap_err(),
+        Refusal::TooManyTokens { limit: 10_000 }
+    );
+}
+
+#[test]
+fn root_fields_aliases_and_directives_are_limited() {
+    let roots = format!(
+        "{{ {} }}",
+        (0..21)
+            .map(|i| format!("f{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    assert!(matches!(
+        guard().check(&roots),
+        Err(Refusal::TooLarge {
+            measure: Measure::RootFields,
+            found: 21,
+            ..
+        })
+    ));
+    let aliases = format!(
+        "{{ x {{ {} }} }}",
+        (0..31)
+            .map(|i| format!("a{i}: f"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    assert!(matches!(
+        guard().check(&aliases),
+        Err(Refusal::TooLarge {
+            measure: Measure::Aliases,
+            found: 31,
+            ..
+        })
+    ));
+    let directives = format!("{{ a {} }}", "@skip(if: false) ".repeat(51));
+    assert!(matches!(
+        guard().check(&directives),
+        Err(Refusal::TooLarge {
+            measure: Measure::Directives,
+            found: 51,
+            ..
+        })
+    ));
+    let deep = format!("{}{}", "{ a ".repeat(33), "}".repeat(33));
+    assert!(matches!(
+        guard().check(&deep),
+        Err(Refusal::TooLarge {
+            measure: Measure::Depth,
+            ..
+        })
+    ));
+}
+
+/// GraphiQL's introspection query (graphql-js `getIntrospectionQuery`, all options on) must pass
+/// the defaults, or the playground breaks.
+#[test]
+fn the_playground_introspection_query_passes() {
+    let query = r#"
+    query IntrospectionQuery {
+      __schema {
+        description
+        queryType { name kind }
+        mutationType { name kind }
+        subscriptionType { name kind }
+        types { ...FullType }
+        directives {
+          name description isRepeatable locations
+          args(includeDeprecated: true) { ...InputValue }
+        }
+      }
+    }
+    fragment FullType on __Type {
+      kind name description specifiedByURL isOneOf
+      fields(includeDeprecated: true) {
+        name description
+        args(includeDeprecated: true) { ...InputValue }
+        type { ...TypeRef }
+        isDeprecated deprecationReason
+      }
+      inputFields(includeDeprecated: true) { ...InputValue }
+      interfaces { ...TypeRef }
+      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+      possibleTypes { ...TypeRef }
+    }
+    fragment InputValue on __InputValue {
+      name description type { ...TypeRef } defaultValue isDeprecated deprecationReason
+    }
+    fragment TypeRef on __Type {
+      kind name
+      ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+        ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+          ofType { kind name ofType { kind name } } } } } } } } } }
+    }"#;
+    assert!(guard().check(query).is_ok(), "{:?}", guard().check(query));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property test: random documents, and random damage to them.
+
+/// A deterministic generator (xorshift), so a failure replays from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const NAMES: &[&str] = &[
+    "a",
+    "b",
+    "id",
+    "name",
+    "user",
+    "login",
+    "register",
+    "placeOrder",
+    "me",
+    "_x1",
+    "on",
+    "query",
+    "fragment",
+    "nullable",
+    "trueish",
+];
+
+/// Builds a random document as text, tracking the bracket nesting it writes.
+struct Writer<'r> {
+    rng: &'r mut Rng,
+    out: String,
+    nesting: usize,
+    deepest: usize,
+    fragments: usize,
+}
+
+impl Writer<'_> {
+    fn gap(&mut self) {
+        match self.rng.below(10) {
+            0 => self.out.push_str(", "),
+            1 => self.out.push_str(" # a comment {[(\n"),
+            2 => self.out.push('\n'),
+            _ => self.out.push(' '),
+        }
+    }
+    fn open(&mut self, bracket: char) {
+        self.out.push(bracket);
+        self.nesting += 1;
+        self.deepest = self.deepest.max(self.nesting);
+        self.gap();
+    }
+    fn close(&mut self, bracket: char) {
+        self.gap();
+        self.out.push(bracket);
+        self.nesting -= 1;
+        self.gap();
+    }
+    fn value(&mut self, budget: u32) {
+        match self.rng.below(if budget == 0 { 6 } else { 8 }) {
+            0 => self
+                .out
+                .push_str(&format!("{}", self.rng.below(1000) as i64 - 500)),
+            1 => self.out.push_str("1.5e3"),
+            2 => self.out.push_str("\"s{[(\\\"\""),
+            3 => self.out.push_str("\"\"\"block\n[[ \\\"\"\" \"\"\""),
+            4 => self
+                .out
+                .push_str(self.rng.pick(&["true", "false", "null", "RED", "$v"])),
+            5 => self.out.push_str("\"ü\\u00e9\""),
+            6 => {
+                self.open('[');
+                for _ in 0..self.rng.below(3) {
+                    self.value(budget - 1);
+                    self.gap();
+                }
+                self.close(']');
+            }
+            _ => {
+                self.open('{');
+                for _ in 0..self.rng.below(3) {
+                    let name = self.rng.pick(NAMES);
+                    self.out.push_str(&format!("{name}: "));
+                    self.value(budget - 1);
+                    self.gap();
+                }
+                self.close('}');
+            }
+        }
+    }
+    fn arguments(&mut self) {
+        if self.rng.chance(30) {
+            self.open('(');
+            for _ in 0..=self.rng.below(2) {
+                let name = self.rng.pick(NAMES);
+                self.out.push_str(&format!("{name}: "));
+                self.value(3);
+                self.gap();
+            }
+            self.close(')');
+        }
+    }
+    fn directives(&mut self) {
+        while self.rng.chance(15) {
+            self.out
+                .push_str(self.rng.pick(&["@skip", "@include", "@custom"]));
+            self.arguments();
+            self.gap();
+        }
+    }
+    fn selection_set(&mut self, budget: u32) {
+        self.open('{');
+        for _ in 0..=self.rng.below(4) {
+            match self.rng.below(10) {
+                0 if self.fragments > 0 => {
+                    let target = self.rng.below(self.fragments as u64 + 1);
+                    self.out.push_str(&format!("...F{target}"));
+                    self.gap();
+                    self.directives();
+                }
+                1 if budget > 0 => {
+                    self.out.push_str("... on Query");
+                    self.gap();
+                    self.directives();
+                    self.selection_set(budget - 1);
+                }
+                _ => {
+                    if self.rng.chance(20) {
+                        let alias = self.rng.pick(NAMES);
+                        self.out.push_str(&format!("{alias}: "));
+                    }
+                    let name = self.rng.pick(NAMES);
+                    self.out.push_str(name);
+                    self.gap();
+                    self.arguments();
+                    self.directives();
+                    if budget > 0 && self.rng.chance(40) {
+                        self.selection_set(budget - 1);
+                    }
+                }
+            }
+            self.gap();
+        }
+        self.close('}');
+    }
+    fn document(rng: &mut Rng) -> (String, usize) {
+        let mut w = Writer {
+            rng,
+            out: String::new(),
+            nesting: 0,
+            deepest: 0,
+            fragments: 0,
+        };
+        let fragments = w.rng.below(5) as usize;
+        for i in 0..fragments {
+            w.fragments = i;
+            w.out.push_str(&format!("fragment F{i} on Query"));
+            w.gap();
+            w.directives();
+            w.selection_set(3);
+            w.gap();
+        }
+        w.fragments = fragments;
+        let operations = 1 + w.rng.below(2);
+        for i in 0..operations {
+            let ty = w.rng.pick(&["query", "mutation", "subscription"]);
+            if operations == 1 && w.rng.chance(30) {
+                w.selection_set(4);
+            } else {
+                w.out.push_str(&format!("{ty} Op{i}"));
+                if w.rng.chance(30) {
+                    w.open('(');
+                    w.out.push_str("$v: [Int!]! = [1]");
+                    w.deepest = w.deepest.max(w.nesting + 1);
+                    w.gap();
+                    w.directives();
+                    w.close(')');
+                }
+                w.gap();
+                w.directives();
+                w.selection_set(4);
+            }
+            w.gap();
+        }
+        (w.out, w.deepest)
+    }
+}
+
+/// Damages a document: deletes, duplicates or inserts a few bytes.
+fn damage(rng: &mut Rng, doc: &str) -> String {
+    let mut bytes = doc.as_bytes().to_vec();
+    for _ in 0..=rng.below(3) {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = rng.below(bytes.len() as u64) as usize;
+        match rng.below(3) {
+            0 => {
+                let end = (at + 1 + rng.below(8) as usize).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            1 => {
+                let end = (at + 1 + rng.below(16) as usize).min(bytes.len());
+                let copy = bytes[at..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+            _ => {
+                let junk = rng.pick(&[
+                    "{", "}", "[", "]", "(", ")", "\"", "\"\"\"", "#", "\\", "\n", "...", ":", "$",
+                    "@", "é",
+                ]);
+                bytes.splice(at..at, junk.bytes());
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The cost by the definition, recursively expanding every spread: fine for the small
+/// documents the generator makes, and independent of the guard's memoised computation.
+fn reference_cost(document: &ExecutableDocument) -> Result<Cost, Refusal> {
+    fn walk(
+        doc: &ExecutableDocument,
+        set: &SelectionSet,
+        depth: u64,
+        at_root: bool,
+        expensive_here: bool,
+        path: &mut Vec<String>,
+        cost: &mut Cost,
+    ) -> Result<(), Refusal> {
+        for item in &set.items {
+            cost.selections += 1;
+            cost.depth = cost.depth.max(depth);
+            cost.directives += item.node.directives().len() as u64;
+            match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    cost.aliases += u64::from(field.alias.is_some());
+                    if at_root {
+                        cost.root_fields += 1;
+                        if expensive_here && EXPENSIVE.contains(&field.name.node.as_str()) {
+                            cost.expensive += 1;
+                        }
+                    }
+                    walk(
+                        doc,
+                        &field.selection_set.node,
+                        depth + 1,
+                        false,
+                        expensive_here,
+                        path,
+                        cost,
+                    )?;
+                }
+                Selection::InlineFragment(inline) => {
+                    walk(
+                        doc,
+                        &inline.node.selection_set.node,
+                        depth + 1,
+                        at_root,
+                        expensive_here,
+                        path,
+                        cost,
+                    )?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    let Some(fragment) = doc.fragments.get(spread.node.fragment_name.node.as_str())
+                    else {
+                        continue;
+                    };
+                    if path.contains(&name) {
+                        return Err(Refusal::FragmentCycle(name));
+                    }
+                    path.push(name);
+                    cost.directives += fragment.node.directives.len() as u64;
+                    walk(
+                        doc,
+                        &fragment.node.selection_set.node,
+                        depth + 1,
+                        at_root,
+                        expensive_here,
+                        path,
+                        cost,
+                    )?;
+                    path.pop();
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut total = Cost::default();
+    for (name, fragment) in &document.fragments {
+        let mut cost = Cost {
+            directives: fragment.node.directives.len() as u64,
+            ..Cost::default()
+        };
+        let mut path = vec![name.to_string()];
+        walk(
+            document,
+            &fragment.node.selection_set.node,
+            1,
+            true,
+            false,
+            &mut path,
+            &mut cost,
+        )?;
+        total.depth = total.depth.max(cost.depth);
+        total.selections = total.selections.max(cost.selections);
+        total.aliases = total.aliases.max(cost.aliases);
+        total.directives = total.directives.max(cost.directives);
+    }
+    let mut ops = Cost::default();
+    for (_, op) in document.operations.iter() {
+        let op = &op.node;
+        let mut cost = Cost {
+            directives: (op.directives.len()
+                + op.variable_definitions
+                    .iter()
+                    .map(|v| v.node.directives.len())
+                    .sum::<usize>()) as u64,
+            ..Cost::default()
+        };
+        let mutation = op.ty == OperationType::Mutation;
+        walk(
+            document,
+            &op.selection_set.node,
+            1,
+            true,
+            mutation,
+            &mut Vec::new(),
+            &mut cost,
+        )?;
+        ops.depth = ops.depth.max(cost.depth);
+        ops.selections += cost.selections;
+        ops.aliases += cost.aliases;
+        ops.directives += cost.directives;
+        ops.root_fields += cost.root_fields;
+        ops.expensive += cost.expensive;
+    }
+    Ok(Cost {
+        depth: total.depth.max(ops.depth),
+        selections: total.selections.max(ops.selections),
+        aliases: total.aliases.max(ops.aliases),
+        directives: total.directives.max(ops.directives),
+        root_fields: ops.root_fields,
+        expensive: ops.expensive,
+    })
+}
+
+/// What the guard must answer for `source`, derived from async-graphql's parser and the
+/// reference cost.
+fn expected(source: &str, limits: &Limits) -> Result<(), String> {
+    let lexed = scan(
+        source,
+        &Limits {
+            max_tokens: usize::MAX,
+            max_nesting: usize::MAX,
+            ..limits.clone()
+        },
+    )
+    .expect("unlimited scan");
+    // The scan stops at whichever limit it meets first.
+    match (
+        lexed.nesting > limits.max_nesting,
+        lexed.tokens > limits.max_tokens,
+    ) {
+        (true, true) => return Err("nesting or tokens".into()),
+        (true, false) => return Err("nesting".into()),
+        (false, true) => return Err("tokens".into()),
+        (false, false) => {}
+    }
+    let document = parse_query(source).map_err(|_| "syntax".to_owned())?;
+    let cost = reference_cost(&document).map_err(|_| "cycle".to_owned())?;
+    assert_eq!(
+        Cost::of(
+            &document,
+            &EXPENSIVE
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>()
+        ),
+        Ok(cost),
+        "memoised cost differs from the reference for {source:?}"
+    );
+    let guard = Guard::new(limits.clone(), EXPENSIVE);
+    guard.within_limits(&cost).map_err(|r| format!("{r:?}"))
+}
+
+fn kind(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::TooNested { .. } => "nesting".into(),
+        Refusal::TooManyTokens { .. } => "tokens".into(),
+        Refusal::Syntax(_) => "syntax".into(),
+        Refusal::FragmentCycle(_) => "cycle".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn random_documents_agree_with_the_parser_and_the_reference() {
+    let seed: u64 = std::env::var("GUARD_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0F_6A5D);
+    let cases: u32 = std::env::var("GUARD_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3_000);
+    let mut rng = Rng(seed);
+    // Tight limits, so that every limit is hit by some generated documents.
+    let tight = Limits {
+        max_tokens: 300,
+        max_nesting: 9,
+        max_depth: 8,
+        max_selections: 40,
+        max_aliases: 3,
+        max_root_fields: 6,
+        max_directives: 4,
+        max_expensive: 1,
+    };
+    let mut outcomes: HashMap<String, u32> = HashMap::new();
+    for case in 0..cases {
+        let (clean, nesting) = Writer::document(&mut rng);
+        let lexed = scan(
+            &clean,
+            &Limits {
+                max_tokens: usize::MAX,
+                max_nesting: usize::MAX,
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            lexed.nesting, nesting,
+            "case {case}: nesting miscounted in {clean:?}"
+        );
+        let damaged = damage(&mut rng, &clean);
+        for doc in [clean, damaged] {
+            for limits in [Limits::default(), tight.clone()] {
+                let want = expected(&doc, &limits);
+                let got = Guard::new(limits.clone(), EXPENSIVE)
+                    .check(&doc)
+                    .map(|_| ())
+                    .map_err(|r| kind(&r));
+                let agrees = match (&got, &want) {
+                    (Err(g), Err(w)) if w == "nesting or tokens" => g == "nesting" || g == "tokens",
+                    _ => got == want,
+                };
+                assert!(
+                    agrees,
+                    "case {case} (seed {seed}): guard {got:?}, expected {want:?} for {doc:?}"
+                );
+                *outcomes
+                    .entry(match &got {
+                        Ok(()) => "ok".into(),
+                        Err(e) => e.split(' ').next().unwrap_or_default().to_owned(),
+                    })
+                    .or_default() += 1;
+            }
+        }
+    }
+    // The generator must exercise both sides: accepted documents and each kind of refusal.
+    for outcome in ["ok", "syntax", "nesting", "tokens"] {
+        assert!(
+            outcomes.get(outcome).copied().unwrap_or(0) > 0,
+            "never saw {outcome}: {outcomes:?}"
+        );
+    }
+    assert!(
+        outcomes.keys().any(|k| k.starts_with("TooLarge")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.keys().any(|k| k.starts_with("TooManyExpensive")),
+        "{outcomes:?}"
+    );
+}

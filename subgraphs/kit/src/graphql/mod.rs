@@ -1,0 +1,239 @@
+//! The subgraph GraphQL endpoint shared by every service: JSON bodies only, the document guard
+//! before async-graphql parses anything, the caller and client address in request data, error
+//! codes on every error, and the GraphiQL playground.
+
+pub mod guard;
+pub mod playground;
+
+use std::sync::Arc;
+
+use async_graphql::{
+    EmptySubscription, ObjectType, Request, Response as GraphqlResponse, Schema, SchemaBuilder,
+    ServerError, SubscriptionType,
+};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::future::BoxFuture;
+use serde_json::json;
+
+pub use guard::{Guard, Limits, Refusal};
+pub use playground::{Assets, Playground};
+
+use crate::auth::{TokenVerifier, Viewer, optional_caller};
+use crate::config::HttpConfig;
+use crate::db::StoreError;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::body_rejection;
+use crate::http::ClientAddr;
+
+/// Field depth async-graphql enforces after the guard (which also counts fragment spreads).
+pub const MAX_DEPTH: usize = 16;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// Federation v2 subgraph with depth and complexity limits.
+pub fn subgraph<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    builder
+        .enable_federation()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// What the playground and the guard need from configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GraphqlConfig {
+    pub limits: Limits,
+    pub assets: Assets,
+}
+
+impl GraphqlConfig {
+    /// `GRAPHQL_MAX_*`, `GRAPHIQL_ASSETS_DIR`, `GRAPHIQL_CDN`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            limits: Limits::from_env()?,
+            assets: Assets::from_env()?,
+        })
+    }
+}
+
+/// A service: its subgraph schema, how it authenticates, and how its readiness is checked.
+pub trait Subgraph: Clone + Send + Sync + 'static {
+    type Query: ObjectType + 'static;
+    type Mutation: ObjectType + 'static;
+    /// The service name, in health answers, metrics and the playground title.
+    const NAME: &'static str;
+    /// Mutation fields whose every call is expensive (a password hash, a checkout): at most
+    /// `GRAPHQL_MAX_EXPENSIVE_MUTATIONS` of them per request.
+    const EXPENSIVE_MUTATIONS: &'static [&'static str] = &[];
+
+    fn schema(&self) -> &Schema<Self::Query, Self::Mutation, EmptySubscription>;
+    fn verifier(&self) -> &TokenVerifier;
+    /// Adds the per-request data (dataloaders, whose caches live for one request and may depend
+    /// on who is asking).
+    fn request_data(&self, request: Request, viewer: Viewer) -> Request;
+    /// Whether the service's own database answers (readiness).
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+/// A whole service: its REST routes, GraphQL at `/graphql`, health, metrics and the shared
+/// middleware.
+pub fn app<S: Subgraph>(service: S, rest: Router<S>, config: &HttpConfig) -> Router {
+    let ready: crate::health::ReadinessCheck = {
+        let service = service.clone();
+        Arc::new(move || {
+            let service = service.clone();
+            Box::pin(async move { Ok(service.ping().await?) })
+        })
+    };
+    let routes = rest
+        .with_state(service.clone())
+        .merge(routes(service, &config.graphql));
+    crate::http::service(S::NAME, routes, ready, config)
+}
+
+#[derive(Clone)]
+struct Endpoint<S> {
+    service: S,
+    guard: Arc<Guard>,
+}
+
+/// `POST /graphql` runs operations; `GET /graphql` is the playground (GET never executes).
+pub fn routes<S: Subgraph>(service: S, config: &GraphqlConfig) -> Router {
+    let title = format!("{} subgraph", S::NAME);
+    let playground = Arc::new(Playground::new(&title, config.assets.clone()));
+    let page = {
+        let playground = playground.clone();
+        move || async move { playground.page() }
+    };
+    let endpoint = Endpoint {
+        service,
+        guard: Arc::new(Guard::new(config.limits.clone(), S::EXPENSIVE_MUTATIONS)),
+    };
+    Router::new()
+        .route("/graphql", get(page).post(execute::<S>))
+        .with_state(endpoint)
+        .merge(
+            Router::new()
+                .route("/graphql/assets/{folder}/{*file}", get(playground::asset))
+                .with_state(playground),
+        )
+}
+
+/// A request-level failure (nothing ran) in GraphQL's response shape, with the HTTP status the
+/// same code has in REST.
+fn error_response(err: ApiError) -> Response {
+    let body =
+        json!({"errors": [{"message": err.message, "extensions": {"code": err.code.as_str()}}]});
+    (err.status(), axum::Json(body)).into_response()
+}
+
+/// Only JSON bodies run: a browser cannot send `application/json` to another origin without a
+/// CORS preflight, which the services never grant, so no web page can make a visitor's browser
+/// run a mutation here.
+fn is_graphql_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("application/graphql-response+json")
+}
+
+fn parse_request(body: Result<Bytes, BytesRejection>) -> Result<Request, ApiError> {
+    let body = body.map_err(|rejection| body_rejection(rejection.status()))?;
+    serde_json::from_slice::<Request>(&body).map_err(|err| {
+        if err.is_data() {
+            ApiError::bad_request(format!("not a GraphQL request: {err}"))
+        } else {
+            ApiError::new(ErrorCode::InvalidJson, format!("malformed JSON: {err}"))
+        }
+    })
+}
+
+async fn execute<S: Subgraph>(
+    State(endpoint): State<Endpoint<S>>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if !is_graphql_json(&headers) {
+        return error_response(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "POST /graphql needs Content-Type: application/json",
+        ));
+    }
+    let mut request = match parse_request(body) {
+        Ok(request) => request,
+        Err(err) => return error_response(err),
+    };
+    match endpoint.guard.check(&request.query) {
+        Ok(document) => request.set_parsed_query(document),
+        Err(refusal) => return error_response(ApiError::new(refusal.code(), refusal.to_string())),
+    }
+    let service = &endpoint.service;
+    let viewer = match optional_caller(service.verifier(), &headers).await {
+        Ok(caller) => Viewer(caller),
+        Err(err) => return error_response(err.into()),
+    };
+    let request = service.request_data(request.data(viewer).data(client), viewer);
+    respond(service.schema().execute(request).await)
+}
+
+/// Every error leaves with a code: async-graphql's own validation and input errors carry none,
+/// so they get `GRAPHQL_VALIDATION_FAILED` (nothing ran: the answer is a 400) or `BAD_REQUEST`.
+fn respond(mut response: GraphqlResponse) -> Response {
+    let has_code = |e: &ServerError| {
+        e.extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some())
+    };
+    let nothing_ran = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| !has_code(e));
+    let fallback = if nothing_ran {
+        ErrorCode::GraphqlValidationFailed
+    } else {
+        ErrorCode::BadRequest
+    };
+    for error in &mut response.errors {
+        if !has_code(error) {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", fallback.as_str());
+        }
+    }
+    let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
+    if nothing_ran {
+        *http.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    http
+}
+
+/// How long a dataloader collects keys before it queries. async-graphql's default (1 ms) is
+/// shorter than resolving a hundred `_entities` representations takes (they are polled in
+/// groups of 32), which splits one batch into several queries; a few milliseconds keeps a
+/// batch whole for the cost of that wait once per batch.
+pub const DATALOADER_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// A request-scoped dataloader with the platform's batching window.
+pub fn dataloader<L: async_graphql::dataloader::Loader<K>, K>(
+    loader: L,
+) -> async_graphql::dataloader::DataLoader<L>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    async_graphql::dataloader::DataLoader::new(loader, tokio::spawn).delay(DATALOADER_DELAY)
+}

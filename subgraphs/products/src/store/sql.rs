@@ -1,0 +1,398 @@
+//! Products and reservations in PostgreSQL or SQLite: the same statements on both (see
+//! [`kit::sql`]).
+
+use async_trait::async_trait;
+use chrono::Utc;
+use kit::db::StoreError;
+use kit::sql::{Pool, Row, Tx, placeholders, query};
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+use super::{Listing, ProductStore, ReserveOutcome, StockChange};
+use crate::domain::{
+    MAX_STOCK, NewProduct, Product, ProductQuery, Reservation, ReservationRequest,
+    ReservationStatus, ReservedLine, StockDelta, fold,
+};
+
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const COLUMNS: &str =
+    "id, name, description, price_minor, currency, stock, category, active, created_at, updated_at";
+
+pub struct SqlProductStore {
+    db: Pool,
+}
+
+impl SqlProductStore {
+    /// Applies pending migrations, folds the names of rows from before folding existed, then
+    /// serves from `db`.
+    pub async fn open(db: Pool) -> anyhow::Result<Self> {
+        db.migrate(&POSTGRES, &SQLITE).await?;
+        let store = Self { db };
+        store.fold_unfolded().await?;
+        Ok(store)
+    }
+
+    async fn fold_unfolded(&self) -> Result<(), StoreError> {
+        let rows = self
+            .db
+            .fetch_all(query(
+                "SELECT id, name, category FROM products WHERE name_folded IS NULL",
+            ))
+            .await?;
+        for row in rows {
+            let category: Option<String> = row.get("category")?;
+            self.db
+                .execute(
+                    query(
+                        "UPDATE products SET name_folded = $2, category_folded = $3 WHERE id = $1",
+                    )
+                    .bind(row.get::<Uuid>("id")?)
+                    .bind(fold(&row.get::<String>("name")?))
+                    .bind(category.as_deref().map(fold)),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Why a reservation's line could not take stock, read inside its transaction.
+    async fn shortfall(
+        tx: &mut Tx,
+        product_id: Uuid,
+        quantity: i32,
+    ) -> Result<ReserveOutcome, StoreError> {
+        let row = tx
+            .fetch_optional(
+                query("SELECT stock, active FROM products WHERE id = $1").bind(product_id),
+            )
+            .await?;
+        Ok(match row {
+            Some(row) if row.get::<bool>("active")? => ReserveOutcome::Insufficient {
+                product_id,
+                requested: quantity,
+                available: row.get("stock")?,
+            },
+            _ => ReserveOutcome::Unavailable { product_id },
+        })
+    }
+}
+
+fn product(row: &Row) -> Result<Product, StoreError> {
+    let id: Uuid = row.get("id")?;
+    let currency: String = row.get("currency")?;
+    Ok(Product {
+        currency: currency
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("product {id} has currency {currency:?}")))?,
+        id,
+        name: row.get("name")?,
+        description: row.get("description")?,
+        price_minor: row.get("price_minor")?,
+        stock: row.get("stock")?,
+        category: row.get("category")?,
+        active: row.get("active")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+fn reserved_line(row: &Row) -> Result<ReservedLine, StoreError> {
+    let product_id: Uuid = row.get("product_id")?;
+    let currency: String = row.get("currency")?;
+    Ok(ReservedLine {
+        product_id,
+        name: row.get("product_name")?,
+        quantity: row.get("quantity")?,
+        unit_price_minor: row.get("unit_price_minor")?,
+        currency: currency.parse().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "reserved product {product_id} has currency {currency:?}"
+            ))
+        })?,
+    })
+}
+
+/// The `WHERE` clause of a product list, with its values to bind in order.
+fn list_filter(query: &ProductQuery) -> (String, Vec<String>) {
+    let mut clauses = vec!["active".to_owned()];
+    let mut binds = Vec::new();
+    if let Some(category) = &query.category {
+        binds.push(fold(category));
+        clauses.push(format!("category_folded = ${}", binds.len()));
+    }
+    if let Some(search) = &query.search {
+        let escaped = fold(search)
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        binds.push(format!("%{escaped}%"));
+        clauses.push(format!("name_folded LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    (clauses.join(" AND "), binds)
+}
+
+#[async_trait]
+impl ProductStore for SqlProductStore {
+    async fn insert(&self, id: Uuid, new: &NewProduct) -> Result<Product, StoreError> {
+        let sql = format!(
+            "INSERT INTO products (id, name, description, price_minor, currency, stock, category, \
+             active, created_at, updated_at, name_folded, category_folded) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8, $8, $9, $10) RETURNING {COLUMNS}"
+        );
+        let row = self
+            .db
+            .fetch_one(
+                query(sql)
+                    .bind(id)
+                    .bind(new.name.as_str())
+                    .bind(new.description.as_str())
+                    .bind(new.price_minor)
+                    .bind(new.currency.as_str())
+                    .bind(new.stock)
+                    .bind(new.category.as_deref())
+                    .bind(Utc::now())
+                    .bind(fold(&new.name))
+                    .bind(new.category.as_deref().map(fold)),
+            )
+            .await?;
+        product(&row)
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Product>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
+        let row = self.db.fetch_optional(query(sql).bind(id)).await?;
+        row.as_ref().map(product).transpose()
+    }
+
+    async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM products WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let rows = self
+            .db
+            .fetch_all(query(sql).bind_all(ids.iter().copied()))
+            .await?;
+        rows.iter().map(product).collect()
+    }
+
+    async fn list(&self, list: &ProductQuery) -> Result<Listing, StoreError> {
+        let (filter, binds) = list_filter(list);
+        let count = self
+            .db
+            .fetch_one(
+                query(format!("SELECT COUNT(*) AS n FROM products WHERE {filter}"))
+                    .bind_all(binds.iter().cloned()),
+            )
+            .await?;
+        let n = binds.len();
+        let page_sql = format!(
+            "SELECT {COLUMNS} FROM products WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
+            list.sort.order_by(),
+            n + 1,
+            n + 2
+        );
+        let rows = self
+            .db
+            .fetch_all(
+                query(page_sql)
+                    .bind_all(binds)
+                    .bind(list.page.limit_i64())
+                    .bind(list.page.offset_i64()),
+            )
+            .await?;
+        Ok(Listing {
+            items: rows.iter().map(product).collect::<Result<_, _>>()?,
+            total: u64::try_from(count.get::<i64>("n")?).unwrap_or_default(),
+        })
+    }
+
+    async fn adjust_stock(&self, id: Uuid, delta: StockDelta) -> Result<StockChange, StoreError> {
+        // The single conditional write behind every stock adjustment.
+        let sql = format!(
+            "UPDATE products SET stock = stock + $2, updated_at = $3 \
+             WHERE id = $1 AND stock + $2 >= 0 AND stock + $2 <= $4 RETURNING {COLUMNS}"
+        );
+        let updated = self
+            .db
+            .fetch_optional(
+                query(sql)
+                    .bind(id)
+                    .bind(delta.get())
+                    .bind(Utc::now())
+                    .bind(MAX_STOCK),
+            )
+            .await?;
+        if let Some(row) = updated {
+            return Ok(StockChange::Updated(product(&row)?));
+        }
+        // Nothing written: say why, from a fresh read.
+        let stock = self
+            .db
+            .fetch_optional(query("SELECT stock FROM products WHERE id = $1").bind(id))
+            .await?;
+        Ok(match stock {
+            None => StockChange::NotFound,
+            Some(row) if delta.get() < 0 => StockChange::Insufficient {
+                available: row.get("stock")?,
+            },
+            Some(row) => StockChange::TooMuch {
+                available: row.get("stock")?,
+            },
+        })
+    }
+
+    async fn reserve(&self, request: &ReservationRequest) -> Result<ReserveOutcome, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.db.begin().await?;
+        // Claiming the order id first makes this transaction the writer from its first
+        // statement, and makes a concurrent retry of the same order wait for us.
+        let claimed = tx
+            .execute(
+                query(
+                    "INSERT INTO stock_reservations (order_id, status, created_at) \
+                     VALUES ($1, 'reserved', $2) ON CONFLICT (order_id) DO NOTHING",
+                )
+                .bind(request.order_id)
+                .bind(now),
+            )
+            .await?;
+        if claimed == 0 {
+            drop(tx);
+            return Ok(match self.reservation(request.order_id).await? {
+                Some(existing) if existing.status == ReservationStatus::Released => {
+                    ReserveOutcome::Released
+                }
+                Some(existing) if request.matches(&existing) => ReserveOutcome::Replayed(existing),
+                _ => ReserveOutcome::Mismatch,
+            });
+        }
+        let mut lines = Vec::with_capacity(request.lines.len());
+        for &(product_id, quantity) in &request.lines {
+            let taken = tx
+                .fetch_optional(
+                    query(
+                        "UPDATE products SET stock = stock - $2, updated_at = $3 \
+                         WHERE id = $1 AND active AND stock >= $2 \
+                         RETURNING name, price_minor, currency",
+                    )
+                    .bind(product_id)
+                    .bind(quantity)
+                    .bind(now),
+                )
+                .await?;
+            let Some(taken) = taken else {
+                // Dropping the transaction rolls back what earlier lines took.
+                return Self::shortfall(&mut tx, product_id, quantity).await;
+            };
+            let line = ReservedLine {
+                product_id,
+                name: taken.get("name")?,
+                quantity,
+                unit_price_minor: taken.get("price_minor")?,
+                currency: taken.get::<String>("currency")?.parse().map_err(|_| {
+                    StoreError::Corrupt(format!("product {product_id} has a bad currency"))
+                })?,
+            };
+            tx.execute(
+                query(
+                    "INSERT INTO stock_reservation_items (order_id, product_id, product_name, \
+                     quantity, unit_price_minor, currency) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(request.order_id)
+                .bind(product_id)
+                .bind(line.name.as_str())
+                .bind(quantity)
+                .bind(line.unit_price_minor)
+                .bind(line.currency.as_str()),
+            )
+            .await?;
+            lines.push(line);
+        }
+        tx.commit().await?;
+        Ok(ReserveOutcome::Reserved(Reservation {
+            order_id: request.order_id,
+            status: ReservationStatus::Reserved,
+            lines,
+            created_at: now,
+        }))
+    }
+
+    async fn release(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.db.begin().await?;
+        // Only the transaction that flips the status restocks, so a retried or concurrent
+        // release never returns stock twice.
+        let flipped = tx
+            .execute(
+                query(
+                    "UPDATE stock_reservations SET status = 'released', released_at = $2 \
+                     WHERE order_id = $1 AND status = 'reserved'",
+                )
+                .bind(order_id)
+                .bind(now),
+            )
+            .await?;
+        if flipped == 1 {
+            let lines = tx
+                .fetch_all(
+                    query(
+                        "SELECT product_id, quantity FROM stock_reservation_items \
+                         WHERE order_id = $1 ORDER BY product_id",
+                    )
+                    .bind(order_id),
+                )
+                .await?;
+            for line in lines {
+                tx.execute(
+                    query("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1")
+                        .bind(line.get::<Uuid>("product_id")?)
+                        .bind(line.get::<i32>("quantity")?)
+                        .bind(now),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.reservation(order_id).await
+    }
+
+    async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        let head = self
+            .db
+            .fetch_optional(
+                query("SELECT status, created_at FROM stock_reservations WHERE order_id = $1")
+                    .bind(order_id),
+            )
+            .await?;
+        let Some(head) = head else { return Ok(None) };
+        let lines = self
+            .db
+            .fetch_all(
+                query(
+                    "SELECT product_id, product_name, quantity, unit_price_minor, currency \
+                     FROM stock_reservation_items WHERE order_id = $1 ORDER BY product_id",
+                )
+                .bind(order_id),
+            )
+            .await?;
+        let status: String = head.get("status")?;
+        Ok(Some(Reservation {
+            order_id,
+            status: ReservationStatus::parse(&status).ok_or_else(|| {
+                StoreError::Corrupt(format!("reservation {order_id} has status {status:?}"))
+            })?,
+            lines: lines.iter().map(reserved_line).collect::<Result<_, _>>()?,
+            created_at: head.get("created_at")?,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await
+    }
+}
