@@ -25,7 +25,8 @@ trap finish EXIT
 # Sets url_<name> to where NodePort Service <name> answers from this machine.
 service_url() {
   local name=$1 found="" waited=0
-  mk service "$name" -n "$namespace" --url >"$tmp/$name.url" 2>"$tmp/$name.err" &
+  # Not through mk: $! must be minikube itself, so that finish() ends its tunnel.
+  minikube --profile "$profile" service "$name" -n "$namespace" --url >"$tmp/$name.url" 2>"$tmp/$name.err" &
   tunnels+=($!)
   until found=$(grep -m1 -E '^https?://' "$tmp/$name.url"); do
     ((waited++ < 300)) || die "minikube service $name --url gave no URL: $(cat "$tmp/$name.err")"
