@@ -14,6 +14,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 from urllib.parse import urlsplit
 
 import yaml
@@ -168,12 +169,10 @@ def kubernetes_validate(path):
 @check
 def validate(tree, which="base"):
     text = tree.base_text if which == "base" else tree.applied_text
-    path = tree.path(f".rendered-{which}.yaml")
-    path.write_text(text)
-    try:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / f"{which}.yaml"
+        path.write_text(text)
         return kubernetes_validate(path)
-    finally:
-        path.unlink()
 
 
 @check
