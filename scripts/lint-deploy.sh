@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Static checks of the Dockerfile, compose.yaml, the Kubernetes manifests and the shell scripts,
-# and proof that each check fails on a broken copy. Installs what it needs: a Python venv with
-# pinned tools (.venv-tools) and shellcheck.
+# Static checks of everything that deploys the platform (the Dockerfile, compose.yaml, the
+# Kubernetes manifests, the scripts), and proof that each check fails on a broken copy of the real
+# files. Installs what it needs: a Python venv with pinned tools (.venv-tools) and shellcheck.
+#
+#   scripts/lint-deploy.sh            check
+#   scripts/lint-deploy.sh --render   rewrite the k8s/ files generated from infra/services.yaml first
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +30,19 @@ if ! command -v shellcheck >/dev/null; then
 fi
 command -v shellcheck >/dev/null || die "shellcheck is required (apt-get install shellcheck)"
 
+if [[ ${1:-} == --render ]]; then
+  echo "==> rendering k8s/ from infra/services.yaml"
+  "$venv/bin/python" infra/render.py
+fi
+
 echo "==> deployment checks"
 "$venv/bin/python" infra/checks/deploy_checks.py
-echo "==> each check fails on a broken copy"
-"$venv/bin/python" -m unittest infra/checks/test_deploy_checks.py 2>&1 | tail -n 4
+echo "==> each check fails on a broken copy of the real files"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if "$venv/bin/python" -m unittest infra/checks/test_deploy_checks.py >"$log" 2>&1; then
+  tail -n 3 "$log"
+else
+  cat "$log"
+  exit 1
+fi

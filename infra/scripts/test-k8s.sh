@@ -1,20 +1,44 @@
 #!/usr/bin/env bash
-# The user journey against the NodePorts of a deploy.sh deployment: health, register, login,
-# profile, admin creates a product, stock changes, and refusals. Exits non-zero on any failure.
+# The user journey against a deploy.sh deployment, through the NodePort Services: every exposed
+# service's health, then register, login, profile, admin creates a product, stock changes, and
+# refusals. Exits non-zero on any failure.
+#
+# URLs come from `minikube service --url`, which works on every driver: with the docker driver on
+# macOS and Windows it opens a tunnel, kept while this script runs. Acts on kubectl context
+# $KUBE_CONTEXT / Minikube profile $MINIKUBE_PROFILE (default: minikube).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-for tool in minikube curl jq; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
-done
-env_file="$repo/infra/.secrets/minikube.env"
-[[ -f "$env_file" ]] || { echo "error: $env_file not found: deploy with infra/scripts/deploy.sh first" >&2; exit 1; }
-admin_email=$(grep '^ADMIN_EMAIL=' "$env_file" | cut -d= -f2-)
-admin_password=$(grep '^ADMIN_PASSWORD=' "$env_file" | cut -d= -f2-)
+need kubectl minikube curl jq base64
+require_context
 
-ip=$(minikube ip)
-users="http://$ip:30001"
-products="http://$ip:30002"
+tmp=$(mktemp -d)
+tunnels=()
+finish() {
+  local pid
+  for pid in ${tunnels[@]+"${tunnels[@]}"}; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap finish EXIT
+
+# Sets url_<name> to where NodePort Service <name> answers from this machine.
+service_url() {
+  local name=$1 found="" waited=0
+  # Not through mk: $! must be minikube itself, so that finish() ends its tunnel.
+  minikube --profile "$profile" service "$name" -n "$namespace" --url >"$tmp/$name.url" 2>"$tmp/$name.err" &
+  tunnels+=($!)
+  until found=$(grep -m1 -E '^https?://' "$tmp/$name.url"); do
+    ((waited++ < 300)) || die "minikube service $name --url gave no URL: $(cat "$tmp/$name.err")"
+    sleep 0.2
+  done
+  printf -v "url_$name" '%s' "$found"
+}
+
+secret_value() {
+  kc get secret ecommerce-secrets -n "$namespace" -o jsonpath="{.data.$1}" | base64 --decode
+}
+
 passed=0
 failed=0
 
@@ -22,8 +46,9 @@ failed=0
 check() {
   local name=$1 expected=$2
   shift 2
+  body=""
   local response
-  response=$(curl -sS -w '\n%{http_code}' "$@") || { echo "FAILED: $name (curl error)"; failed=$((failed + 1)); return 0; }
+  response=$(curl -sS --max-time 20 -w '\n%{http_code}' "$@") || { echo "FAILED: $name (curl error)"; failed=$((failed + 1)); return 0; }
   body=$(sed '$d' <<<"$response")
   local status
   status=$(tail -n1 <<<"$response")
@@ -36,11 +61,22 @@ check() {
   fi
 }
 
+exposed=$(kc get services -n "$namespace" -o jsonpath='{range .items[?(@.spec.type=="NodePort")]}{.metadata.name}{" "}{end}')
+[[ -n $exposed ]] || die "no NodePort Services in namespace $namespace: deploy with infra/scripts/deploy.sh first"
+for name in $exposed; do
+  service_url "$name"
+  url="url_$name"
+  echo "$name: ${!url}"
+  check "$name is healthy" 200 "${!url}/health"
+done
+users=${url_users:?the users Service is not exposed}
+products=${url_products:?the products Service is not exposed}
+admin_email=$(secret_value ADMIN_EMAIL)
+admin_password=$(secret_value ADMIN_PASSWORD)
+
 json=(-H 'Content-Type: application/json')
 email="k8s-$(date +%s)-$RANDOM@example.com"
 
-check "users is healthy" 200 "$users/health"
-check "products is healthy" 200 "$products/health"
 check "register a customer" 201 -X POST "$users/api/users/register" "${json[@]}" \
   -d "{\"email\":\"$email\",\"password\":\"Test123!\",\"name\":\"K8s Test\"}"
 check "log in" 200 -X POST "$users/api/users/login" "${json[@]}" -d "{\"email\":\"$email\",\"password\":\"Test123!\"}"
@@ -48,6 +84,14 @@ token=$(jq -r .accessToken <<<"$body")
 user_id=$(jq -r .user.id <<<"$body")
 check "read the profile with the token" 200 "$users/api/users/$user_id" -H "Authorization: Bearer $token"
 check "the profile needs a token" 401 "$users/api/users/$user_id"
+# Every users replica signs with the one key: tokens from repeated logins (spread over the
+# replicas) all verify at products, which answers 403 (not an admin) rather than 401 (bad token).
+for attempt in 1 2 3 4 5 6; do
+  check "log in again ($attempt)" 200 -X POST "$users/api/users/login" "${json[@]}" \
+    -d "{\"email\":\"$email\",\"password\":\"Test123!\"}"
+  check "products verifies that token ($attempt)" 403 -X POST "$products/api/products" \
+    -H "Authorization: Bearer $(jq -r .accessToken <<<"$body")" "${json[@]}" -d '{"name":"X","price":1,"stock":1}'
+done
 check "log in as admin" 200 -X POST "$users/api/users/login" "${json[@]}" \
   -d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}"
 admin_token=$(jq -r .accessToken <<<"$body")
