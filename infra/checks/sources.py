@@ -34,7 +34,9 @@ def literal_routes(paths):
 # declared in those kit files.
 KIT_ROUTERS = {
     "kit::http::service(": ("http.rs", "health.rs"),
-    "kit::graphql::routes(": ("graphql.rs",),
+    "kit::graphql::routes(": ("graphql/mod.rs",),
+    # A whole subgraph service: its GraphQL routes, health and metrics.
+    "kit::graphql::app(": ("graphql/mod.rs", "http.rs", "health.rs"),
 }
 
 
