@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust suites with the PostgreSQL contract tests on a throwaway cluster,
-# the README walkthrough against the real launcher, and the static deployment checks.
+# the hostile-traffic tests against real service processes, the README walkthrough against the
+# real launcher, and the static deployment checks. Installs what the tests need on first run.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,22 @@ if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
   fi
 fi
 
+# The GraphiQL playground's pinned npm packages, so the test of their SRI hashes (and a
+# playground without internet) has the real files. npm verifies each tarball's integrity.
+graphiql_dir=.cache/graphiql
+if [[ ! -f "$graphiql_dir/.installed" ]]; then
+  command -v npm >/dev/null || die "npm is required to fetch the GraphiQL playground's packages (apt-get install npm)"
+  echo "==> fetching the playground's npm packages into $graphiql_dir"
+  rm -rf "$graphiql_dir" && mkdir -p "$graphiql_dir/node_modules"
+  (cd "$graphiql_dir" && npm pack --silent react@18.3.1 react-dom@18.3.1 graphiql@3.8.3 >/dev/null)
+  for package in react react-dom graphiql; do
+    mkdir -p "$graphiql_dir/node_modules/$package"
+    tar -xzf "$graphiql_dir/$package"-[0-9]*.tgz -C "$graphiql_dir/node_modules/$package" --strip-components=1
+  done
+  touch "$graphiql_dir/.installed"
+fi
+export GRAPHIQL_ASSETS_DIR="$PWD/$graphiql_dir/node_modules"
+
 echo "==> PostgreSQL: $(psql -Atc 'select version()' 2>/dev/null || echo "${TEST_DATABASE_URL:-unknown}")"
 echo "==> cargo test"
 log=$(mktemp)
@@ -30,12 +47,23 @@ cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 # A filtered run (extra args) stops here; a full run also checks coverage and the walkthrough.
 [[ $# -eq 0 ]] || exit 0
 
-# Say how many store-contract tests ran on each backend, so a missing backend is visible.
-for backend in sqlite postgres; do
-  n=$(grep -cE "^test (store_contract|concurrency)::${backend}::.* \.\.\. ok$" "$log" || true)
-  echo "==> store contract + concurrency tests passed on ${backend}: ${n}"
-  [[ "$n" -gt 0 ]] || die "no ${backend} contract tests ran"
+# Say how many store-contract and concurrency tests ran per crate and per backend, so a missing
+# backend is visible. Which backends a crate must cover is read from its on_each_backend! lists.
+echo "==> store contract + concurrency tests passed, per crate and backend"
+missing=0
+for tests in subgraphs/*/tests; do
+  crate=$(basename "$(dirname "$tests")")
+  backends=$(grep -rhoE 'on_each_backend!\(\[[a-z, ]+\]' "$tests" | grep -oE '\[[a-z, ]+\]' | tr -d '[] ' | tr ',' '\n' | sort -u)
+  for backend in $backends; do
+    n=$(awk -v bin="${crate}_api-" -v backend="$backend" '
+      /^ *Running / { current = index($0, "/" bin) > 0 }
+      current && $0 ~ "^test (store_contract|concurrency)::" backend "::.* \\.\\.\\. ok$" { n++ }
+      END { print n + 0 }' "$log")
+    printf '    %-10s %-9s %3d\n' "$crate" "$backend" "$n"
+    [[ "$n" -gt 0 ]] || { echo "error: no $backend contract tests ran for $crate" >&2; missing=1; }
+  done
 done
+[[ $missing -eq 0 ]] || exit 1
 
 echo "==> README walkthrough against the running platform"
 scripts/walkthrough.sh
