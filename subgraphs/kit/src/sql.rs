@@ -191,13 +191,45 @@ impl Pool {
         }
     }
 
-    /// Applies the pending migrations of this backend.
+    /// Applies the pending migrations of this backend. A database that cannot be reached yet
+    /// (it is still starting, as on a fresh cluster) is waited for, with a growing pause, for
+    /// up to `DATABASE_STARTUP_TIMEOUT_SECS` (default 120 s); any other failure stops start-up
+    /// at once.
     pub async fn migrate(&self, postgres: &Migrator, sqlite: &Migrator) -> anyhow::Result<()> {
-        match self {
-            Pool::Postgres(pool) => postgres.run(pool).await?,
-            Pool::Sqlite(pool) => sqlite.run(pool).await?,
+        let patience =
+            crate::config::seconds_or("DATABASE_STARTUP_TIMEOUT_SECS", STARTUP_PATIENCE)?;
+        self.migrate_within(postgres, sqlite, patience).await
+    }
+
+    /// [`Pool::migrate`], waiting at most `patience` for the database.
+    pub async fn migrate_within(
+        &self,
+        postgres: &Migrator,
+        sqlite: &Migrator,
+        patience: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let result = match self {
+                Pool::Postgres(pool) => postgres.run(pool).await,
+                Pool::Sqlite(pool) => sqlite.run(pool).await,
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(sqlx::migrate::MigrateError::Execute(err))
+                    if is_unreachable(&err) && tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tracing::warn!(
+                        retry_in_ms = pause.as_millis() as u64,
+                        "database not reachable yet; waiting"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => return Err(err.into()),
+            }
         }
-        Ok(())
     }
 
     pub async fn execute(&self, query: Query<'_>) -> Result<u64, StoreError> {
@@ -289,6 +321,8 @@ fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long start-up waits for a database that cannot be reached yet.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(120);
 
 /// A lazily connecting PostgreSQL pool.
 pub fn postgres_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
@@ -328,18 +362,51 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(err.into())
             }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(err.into()),
+            _ if is_unreachable(&err) => StoreError::Unavailable(err.into()),
             _ => StoreError::Database(err.into()),
         }
     }
 }
 
+/// Whether the database could not be reached (rather than refusing a statement).
+fn is_unreachable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PostgreSQL that is not up yet is waited for, not a reason to exit (a fresh cluster
+    /// starts the services and the database together); one that never comes gives up.
+    #[tokio::test]
+    async fn migrations_wait_for_a_database_that_is_still_starting() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = crate::config::DatabaseUrl::parse(&format!(
+            "postgres://nobody:secret@127.0.0.1:{port}/nothing?connect_timeout=1"
+        ))
+        .unwrap();
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        let migrator = Migrator::DEFAULT;
+        let started = std::time::Instant::now();
+        let result = pool
+            .migrate_within(&migrator, &migrator, Duration::from_secs(2))
+            .await;
+        assert!(result.is_err(), "nothing ever listened");
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "it retried for a while: {:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn placeholders_number_on_from_the_first() {
