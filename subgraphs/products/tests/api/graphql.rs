@@ -171,3 +171,62 @@ async fn committed_sdl_matches_the_code() {
         body["data"]["_service"]["sdl"].as_str().unwrap(),
     );
 }
+
+/// async-graphql's own errors (syntax, validation, input coercion) carry a code from the shared
+/// table too, and a request that ran nothing answers 400.
+#[tokio::test]
+async fn every_graphql_error_carries_a_code() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let cases = [
+        ("{ products(", json!({}), 400, "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", json!({}), 400, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "{ products(first: \"ten\") { totalCount } }",
+            json!({}),
+            400,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "query($n: Int) { products(first: $n) { totalCount } }",
+            json!({"n": "ten"}),
+            400,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }",
+            json!({}),
+            400,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for (query, variables, status, code) in cases {
+        let body = json!({"query": query, "variables": variables});
+        let response = app
+            .send(kit::testing::request(
+                axum::http::Method::POST,
+                "/graphql",
+                None,
+                Some(&body),
+            ))
+            .await;
+        let json = response.json();
+        assert_eq!(
+            (
+                response.status.as_u16(),
+                json["errors"][0]["extensions"]["code"].as_str()
+            ),
+            (status, Some(code)),
+            "{query}: {json}"
+        );
+    }
+    // A cursor crafted at u64::MAX neither overflows (500) nor wraps to the first page.
+    let last = kit::pagination::encode_cursor(u64::MAX);
+    let body = graphql(
+        &app.router,
+        None,
+        "query($after: String) { products(first: 2, after: $after) { totalCount } }",
+        json!({"after": last}),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED");
+}
