@@ -6,30 +6,11 @@ mod support;
 
 use std::time::Duration;
 
+use kit::graphql::guard::samples::{fragment_bomb, nested_value};
 use support::{Secrets, Service, client, error_code, fastest, graphql, liveness};
 
 /// The guard answers in microseconds; 50 ms leaves room for a loaded debug build.
 const QUICK: Duration = Duration::from_millis(50);
-
-fn nested_value(depth: usize) -> String {
-    format!(
-        "{{__typename(x:{}{})}}",
-        "[".repeat(depth),
-        "]".repeat(depth)
-    )
-}
-
-fn fragment_bomb(levels: usize) -> String {
-    let mut doc = format!("{{...F{levels}}} fragment F0 on Query{{__typename}}");
-    for i in 1..=levels {
-        doc.push_str(&format!(
-            " fragment F{i} on Query{{...F{} ...F{}}}",
-            i - 1,
-            i - 1
-        ));
-    }
-    doc
-}
 
 /// Finding 1: about 2,000 nested brackets (4 KB) aborted users and products with a stack
 /// overflow, no token needed.

@@ -570,8 +570,14 @@ mod tests {
         );
     }
 
-    /// A server on port 0 with `limits`, running `finish(app)`; stops when the test ends.
-    async fn spawn_server(app: Router, limits: ConnectionLimits) -> SocketAddr {
+    /// A server on port 0 running `finish(hello())`, with these connection limits; it stops
+    /// when the test ends.
+    async fn spawn_server(header_timeout: Duration, max_connections: usize) -> SocketAddr {
+        let limits = ConnectionLimits {
+            header_timeout,
+            max_connections,
+        };
+        let app = hello();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = finish(app, &HttpConfig::with_port(0));
@@ -617,14 +623,7 @@ mod tests {
 
     #[tokio::test]
     async fn connections_that_never_finish_their_headers_are_closed() {
-        let addr = spawn_server(
-            hello(),
-            ConnectionLimits {
-                header_timeout: Duration::from_millis(300),
-                max_connections: 100,
-            },
-        )
-        .await;
+        let addr = spawn_server(Duration::from_millis(300), 100).await;
         let mut slow = half_open(addr).await;
         assert!(closed_within(&mut slow, Duration::from_secs(3)).await);
     }
@@ -632,14 +631,7 @@ mod tests {
     #[tokio::test]
     async fn idle_keep_alive_connections_are_closed() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr = spawn_server(
-            hello(),
-            ConnectionLimits {
-                header_timeout: Duration::from_millis(300),
-                max_connections: 100,
-            },
-        )
-        .await;
+        let addr = spawn_server(Duration::from_millis(300), 100).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream
             .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -653,14 +645,7 @@ mod tests {
 
     #[tokio::test]
     async fn at_the_bound_a_new_connection_evicts_the_longest_idle_one() {
-        let addr = spawn_server(
-            hello(),
-            ConnectionLimits {
-                header_timeout: Duration::from_secs(60),
-                max_connections: 4,
-            },
-        )
-        .await;
+        let addr = spawn_server(Duration::from_secs(60), 4).await;
         let mut held = Vec::new();
         for _ in 0..4 {
             held.push(half_open(addr).await);
@@ -683,14 +668,7 @@ mod tests {
 
     #[tokio::test]
     async fn connections_running_a_request_are_never_evicted() {
-        let addr = spawn_server(
-            hello(),
-            ConnectionLimits {
-                header_timeout: Duration::from_secs(60),
-                max_connections: 1,
-            },
-        )
-        .await;
+        let addr = spawn_server(Duration::from_secs(60), 1).await;
         let busy = tokio::spawn(client().unwrap().get(format!("http://{addr}/slow")).send());
         tokio::time::sleep(Duration::from_millis(200)).await;
         let shed = client()

@@ -101,30 +101,35 @@ impl Query<'_> {
     }
 
     fn postgres(&self) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
-        self.params
-            .iter()
-            .fold(sqlx::query(&self.sql), |q, param| match param {
-                Param::Uuid(v) => q.bind(*v),
-                Param::Text(v) => q.bind(v.as_deref()),
-                Param::I64(v) => q.bind(*v),
-                Param::I32(v) => q.bind(*v),
-                Param::Bool(v) => q.bind(*v),
-                Param::Time(v) => q.bind(*v),
-            })
+        bound(&self.sql, &self.params)
     }
 
     fn sqlite(&self) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
-        self.params
-            .iter()
-            .fold(sqlx::query(&self.sql), |q, param| match param {
-                Param::Uuid(v) => q.bind(*v),
-                Param::Text(v) => q.bind(v.as_deref()),
-                Param::I64(v) => q.bind(*v),
-                Param::I32(v) => q.bind(*v),
-                Param::Bool(v) => q.bind(*v),
-                Param::Time(v) => q.bind(*v),
-            })
+        bound(&self.sql, &self.params)
     }
+}
+
+/// `sql` with `params` bound, for a driver that encodes every [`Param`] type.
+fn bound<'q, DB>(sql: &'q str, params: &'q [Param]) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    Uuid: sqlx::Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + Type<DB>,
+    i64: sqlx::Encode<'q, DB> + Type<DB>,
+    i32: sqlx::Encode<'q, DB> + Type<DB>,
+    bool: sqlx::Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + Type<DB>,
+{
+    params
+        .iter()
+        .fold(sqlx::query(sql), |q, param| match param {
+            Param::Uuid(v) => q.bind(*v),
+            Param::Text(v) => q.bind(v.as_deref()),
+            Param::I64(v) => q.bind(*v),
+            Param::I32(v) => q.bind(*v),
+            Param::Bool(v) => q.bind(*v),
+            Param::Time(v) => q.bind(*v),
+        })
 }
 
 /// `$first, $first+1, …` for `count` values: how one query looks up many ids (`id IN (…)`) on

@@ -529,5 +529,34 @@ fn expand_fragments<'a>(
     Ok(done)
 }
 
+/// Documents from the attacks the guard stops, for its tests and for tests against running
+/// services.
+#[cfg(any(test, feature = "testing"))]
+pub mod samples {
+    /// `{__typename(x:[[[…]]])}` with `depth` nested lists: 2,000 of them (4 KB) overflowed a
+    /// worker thread's stack.
+    pub fn nested_value(depth: usize) -> String {
+        format!(
+            "{{__typename(x:{}{})}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    }
+
+    /// `levels` fragments that each spread the level below twice: 2^levels fields once
+    /// expanded, from about 50 bytes a level.
+    pub fn fragment_bomb(levels: usize) -> String {
+        let mut doc = format!("{{...F{levels}}} fragment F0 on Query{{__typename}}");
+        for i in 1..=levels {
+            doc.push_str(&format!(
+                " fragment F{i} on Query{{...F{} ...F{}}}",
+                i - 1,
+                i - 1
+            ));
+        }
+        doc
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 
+use super::samples::{fragment_bomb, nested_value};
 use super::*;
 
 const EXPENSIVE: &[&str] = &["login", "register", "placeOrder"];
@@ -23,27 +24,6 @@ fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .expect("spawn")
         .join()
         .expect("the guard panicked")
-}
-
-fn nested_value(depth: usize) -> String {
-    format!(
-        "{{__typename(x:{}{})}}",
-        "[".repeat(depth),
-        "]".repeat(depth)
-    )
-}
-
-/// `n` levels of fragments that each spread the level below twice: 2^n fields once expanded.
-fn fragment_bomb(levels: usize) -> String {
-    let mut doc = format!("{{...F{levels}}} fragment F0 on Query{{__typename}}");
-    for i in 1..=levels {
-        doc.push_str(&format!(
-            " fragment F{i} on Query{{...F{} ...F{}}}",
-            i - 1,
-            i - 1
-        ));
-    }
-    doc
 }
 
 #[test]
