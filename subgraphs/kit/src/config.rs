@@ -67,7 +67,9 @@ impl HttpConfig {
     pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-    pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+    /// Sized so that the worst case (every connection holding a full body and headers) fits a
+    /// small container: about 1024 × 100 KiB.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
 
     /// Defaults for a service listening on `port` on every interface.
     pub fn with_port(port: u16) -> Self {

@@ -17,8 +17,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -43,13 +43,28 @@ pub fn service(
     ready: crate::health::ReadinessCheck,
     config: &HttpConfig,
 ) -> Router {
-    let routes = routes
-        .merge(crate::health::router(name, ready))
-        .route("/metrics", axum::routing::get(crate::metrics::render))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            crate::metrics::track(name, request, next)
-        }));
-    finish(routes, config)
+    let routes = with_fallbacks(
+        routes
+            .merge(crate::health::router(name, ready))
+            .route("/metrics", axum::routing::get(crate::metrics::render)),
+    )
+    .layer(axum::middleware::from_fn(move |request, next| {
+        crate::metrics::track(name, request, next)
+    }));
+    shared_layers(routes, config)
+}
+
+/// JSON 404 and 405 answers. Set before any layer, so that every layer (security headers,
+/// metrics) covers them too: axum applies a layer only to what the router holds at that point.
+fn with_fallbacks(routes: Router) -> Router {
+    routes
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route",
+            )
+        })
 }
 
 /// Headers every response carries unless its handler chose otherwise: no sniffing, no framing,
@@ -77,6 +92,10 @@ const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
 /// limit, a request timeout, panic recovery, request ids, the request span, security headers and
 /// the client's address.
 pub fn finish(routes: Router, config: &HttpConfig) -> Router {
+    shared_layers(with_fallbacks(routes), config)
+}
+
+fn shared_layers(routes: Router, config: &HttpConfig) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let timeout = config.request_timeout;
     let proxies = config.trusted_proxies.clone();
@@ -91,16 +110,10 @@ pub fn finish(routes: Router, config: &HttpConfig) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             resolve_client(proxies.clone(), request, next)
         }))
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                "method not allowed on this route",
-            )
-        })
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(drop_malformed_request_ids))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
                     header::COOKIE,
@@ -116,6 +129,24 @@ pub fn finish(routes: Router, config: &HttpConfig) -> Router {
                 .layer(HandleErrorLayer::new(on_timeout))
                 .layer(tower::timeout::TimeoutLayer::new(timeout)),
         )
+}
+
+/// A caller's request id is kept only if it looks like one (at most 128 characters of letters,
+/// digits, `-`, `_`, `.`, `:`); anything else is replaced by a fresh id, so no client can fill
+/// the logs, or the echoed header, with whatever it likes.
+async fn drop_malformed_request_ids(mut request: Request, next: Next) -> axum::response::Response {
+    let malformed = request.headers().get(REQUEST_ID).is_some_and(|value| {
+        let bytes = value.as_bytes();
+        bytes.is_empty()
+            || bytes.len() > 128
+            || !bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    });
+    if malformed {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
 }
 
 fn on_response<B>(response: &Response<B>, latency: Duration, span: &tracing::Span) {
@@ -150,10 +181,14 @@ async fn on_timeout(err: BoxError) -> ApiError {
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
 ///
 /// Connection hygiene, so that a flood of slow or idle connections never keeps a normal request
-/// from being served: a connection must deliver a request's headers within `header_timeout` (also
-/// while it idles between keep-alive requests), and at most `max_connections` are open at once.
-/// At that bound a new connection evicts the connection that has been idle longest (one that is
-/// not running a request); if every connection is busy, the new one is closed at once.
+/// from being served and never grows memory without bound:
+/// - HTTP/1.1 only (the services sit behind the router or a proxy; HTTP/2's many streams per
+///   connection, each with its own buffers, are memory a client could pin for free);
+/// - a connection must deliver a request's headers within `header_timeout`, also while it idles
+///   between keep-alive requests, and headers may not exceed [`MAX_HEADER_BYTES`];
+/// - at most `max_connections` are open at once. At that bound a new connection evicts the one
+///   that has been idle longest; if none is idle, the one whose request has run longest, if that
+///   is over [`SLOW_REQUEST`] (a client trickling its body); else the newcomer is closed.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -162,17 +197,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     raise_open_files_limit();
     let connections = Arc::new(Connections::new(config.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(config.header_timeout)
-        .keep_alive_timeout(config.header_timeout)
-        .max_concurrent_streams(256);
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
     let (stop_tx, stop_rx) = watch::channel(());
     let (done_tx, done_rx) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
@@ -213,9 +242,8 @@ pub async fn serve(
         let done = done_rx.clone();
         tokio::spawn(async move {
             let io = TokioIo::new(stream);
-            let mut connection = std::pin::pin!(
-                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service))
-            );
+            let mut connection =
+                std::pin::pin!(builder.serve_connection(io, TowerToHyperService::new(service)));
             let mut stopping = false;
             loop {
                 tokio::select! {
@@ -226,7 +254,7 @@ pub async fn serve(
                         break;
                     }
                     () = slot.state.evicted.notified() => {
-                        tracing::debug!(%peer, "idle connection evicted for a new one");
+                        tracing::debug!(%peer, "connection evicted for a new one");
                         break;
                     }
                     changed = stop.changed(), if !stopping => {
@@ -246,6 +274,15 @@ pub async fn serve(
     done_tx.closed().await;
     Ok(())
 }
+
+/// The most a request's line and headers may take; a connection holding more is answered 431
+/// and closed. Hyper's default (about 400 KiB) let each slow connection pin that much.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// A request running longer than this may lose its connection to a newcomer when every
+/// connection is busy: normal requests take milliseconds; a trickled body takes until the
+/// request timeout.
+pub const SLOW_REQUEST: Duration = Duration::from_secs(2);
 
 /// How long a connection may take to send headers, and how many may be open at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,19 +336,26 @@ struct ConnectionState {
     in_flight: AtomicUsize,
     /// When a request last started or finished (or the connection opened), in ms since `epoch`.
     last_active: AtomicU64,
+    /// When the running requests started (the connection became busy), in ms since `epoch`.
+    busy_since: AtomicU64,
     epoch: std::time::Instant,
     evicted: tokio::sync::Notify,
 }
 
 impl ConnectionState {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_active.store(now, Ordering::Relaxed);
+        self.last_active.store(self.now(), Ordering::Relaxed);
     }
 
     /// Marks a request as running until the returned guard drops.
     fn start(self: Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.busy_since.store(self.now(), Ordering::Relaxed);
+        }
         self.touch();
         InFlight(self)
     }
@@ -356,16 +400,26 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A place for a new connection, evicting the longest-idle one at the bound; `None` when
-    /// every open connection is running a request.
+    /// A place for a new connection. At the bound it evicts the longest-idle connection, else
+    /// the one whose request has run longest if that is over [`SLOW_REQUEST`]; `None` when every
+    /// connection is running a request that started recently.
     fn admit(self: &Arc<Self>) -> Option<Slot> {
         let mut open = self.lock();
         if open.len() >= self.limit {
-            let victim = open
+            let idle = open
                 .iter()
                 .filter(|(_, c)| c.in_flight.load(Ordering::Relaxed) == 0)
                 .min_by_key(|(_, c)| c.last_active.load(Ordering::Relaxed))
-                .map(|(id, _)| *id)?;
+                .map(|(id, _)| *id);
+            let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let slow_before = now.saturating_sub(SLOW_REQUEST.as_millis() as u64);
+            let victim = idle.or_else(|| {
+                open.iter()
+                    .map(|(id, c)| (*id, c.busy_since.load(Ordering::Relaxed)))
+                    .filter(|(_, since)| *since < slow_before)
+                    .min_by_key(|(_, since)| *since)
+                    .map(|(id, _)| id)
+            })?;
             if let Some(state) = open.remove(&victim) {
                 state.evicted.notify_one();
             }
@@ -374,6 +428,7 @@ impl Connections {
         let state = Arc::new(ConnectionState {
             in_flight: AtomicUsize::new(0),
             last_active: AtomicU64::new(0),
+            busy_since: AtomicU64::new(0),
             epoch: self.epoch,
             evicted: tokio::sync::Notify::new(),
         });
@@ -667,7 +722,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connections_running_a_request_are_never_evicted() {
+    async fn a_connection_running_a_recent_request_is_never_evicted() {
         let addr = spawn_server(Duration::from_secs(60), 1).await;
         let busy = tokio::spawn(client().unwrap().get(format!("http://{addr}/slow")).send());
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -679,6 +734,118 @@ mod tests {
         assert!(shed.is_err(), "no room: the new connection is closed");
         let done = busy.await.unwrap().expect("the running request completes");
         assert_eq!(done.text().await.unwrap(), "slow");
+    }
+
+    #[tokio::test]
+    async fn a_client_trickling_its_body_loses_its_connection_to_a_newcomer() {
+        use tokio::io::AsyncWriteExt;
+        let app = Router::new().route(
+            "/echo",
+            axum::routing::post(|body: String| async move { body }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(60),
+            max_connections: 2,
+        };
+        tokio::spawn(serve(
+            listener,
+            finish(app, &HttpConfig::with_port(0)),
+            std::future::pending(),
+            limits,
+        ));
+        let mut trickling = Vec::new();
+        for _ in 0..2 {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\nabc")
+                .await
+                .unwrap();
+            trickling.push(stream);
+        }
+        tokio::time::sleep(SLOW_REQUEST + Duration::from_millis(500)).await;
+        let started = std::time::Instant::now();
+        let response = client()
+            .unwrap()
+            .get(format!("http://{addr}/health"))
+            .send()
+            .await
+            .expect("served: a trickling connection made room");
+        assert_eq!(response.status(), 404);
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn http2_is_not_spoken_and_huge_headers_are_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = spawn_server(Duration::from_secs(60), 100).await;
+        let mut h2 = tokio::net::TcpStream::connect(addr).await.unwrap();
+        h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), h2.read_to_end(&mut answer)).await;
+        assert!(
+            !String::from_utf8_lossy(&answer).contains(" 200 "),
+            "no HTTP/2 stream was served"
+        );
+
+        let mut big = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let header = format!(
+            "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(MAX_HEADER_BYTES * 2)
+        );
+        let _ = big.write_all(header.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), big.read_to_end(&mut answer)).await;
+        assert!(
+            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 431"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_well_formed_request_ids_are_kept() {
+        let app = finish(hello(), &HttpConfig::with_port(0));
+        let id_of = |sent: &str| {
+            let request = axum::http::Request::get("/hello")
+                .header(REQUEST_ID, sent)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+                response.headers()[REQUEST_ID].to_str().unwrap().to_owned()
+            }
+        };
+        assert_eq!(id_of("router-7f3a.9:1").await, "router-7f3a.9:1");
+        let replaced = id_of(&"x".repeat(300)).await;
+        assert!(
+            replaced.len() == 36 && replaced != "x".repeat(300),
+            "{replaced}"
+        );
+        assert_ne!(id_of("bad id with spaces").await, "bad id with spaces");
+    }
+
+    #[tokio::test]
+    async fn not_found_and_wrong_methods_carry_the_security_headers_too() {
+        let app = finish(hello(), &HttpConfig::with_port(0));
+        for (method, path, status) in [("GET", "/nope", 404), ("PUT", "/hello", 405)] {
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(app.clone(), request)
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status);
+            for (name, value) in SECURITY_HEADERS {
+                assert_eq!(response.headers()[&name], value, "{method} {path}: {name}");
+            }
+        }
     }
 
     #[test]

@@ -47,12 +47,36 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
             .unwrap_or_default()
             .to_owned()
     };
+    let traceparent = header("traceparent");
     tracing::info_span!(
         "request",
         method = %request.method(),
         route,
         request_id = header(crate::http::REQUEST_ID),
-        traceparent = header("traceparent"),
+        traceparent = if is_traceparent(&traceparent) { traceparent.as_str() } else { "" },
         status = tracing::field::Empty,
     )
+}
+
+/// Whether `value` is a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`): only those are
+/// logged, so a client cannot write whatever it likes into every log line.
+fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    parts.len() == 4
+        && [2, 32, 16, 2]
+            .iter()
+            .zip(&parts)
+            .all(|(len, part)| part.len() == *len && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_well_formed_traceparents_are_logged() {
+        assert!(super::is_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        assert!(!super::is_traceparent(&"0".repeat(90_000)));
+        assert!(!super::is_traceparent("00-xyz-00f067aa0ba902b7-01"));
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kit::auth::{Caller, ServiceCaller};
 use kit::db::StoreError;
@@ -10,18 +11,27 @@ use uuid::Uuid;
 
 use crate::domain::{
     MAX_STOCK, NewProduct, Product, ProductDraft, ProductQuery, Reservation, ReservationRequest,
-    StockDelta,
+    ReservationStatus, StockDelta,
 };
 use crate::error::Error;
-use crate::store::{Listing, ProductStore, ReserveOutcome, StockChange};
+use crate::store::{Listing, ProductStore, ReserveOutcome, StockChange, StockLedger};
 
 pub struct Catalog {
     store: Arc<dyn ProductStore>,
+    /// How long a reservation is held when its caller does not say.
+    default_hold: Duration,
 }
 
 impl Catalog {
-    pub fn new(store: Arc<dyn ProductStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn ProductStore>, default_hold: Duration) -> Self {
+        Self {
+            store,
+            default_hold,
+        }
+    }
+
+    pub fn default_hold(&self) -> Duration {
+        self.default_hold
     }
 
     /// Whether the store answers (readiness).
@@ -117,7 +127,30 @@ impl Catalog {
             .ok_or(Error::ReservationNotFound)
     }
 
-    /// For the orders service: returns a reservation's stock, once.
+    /// For the orders service, once the order is stored: the order owns the held stock now.
+    /// Idempotent; a reservation already released (by the order, or because its hold expired)
+    /// is a conflict, so an order is never stored as owning stock it does not have.
+    pub async fn confirm(
+        &self,
+        _service: &ServiceCaller,
+        order_id: Uuid,
+    ) -> Result<Reservation, Error> {
+        let reservation = self
+            .store
+            .confirm(order_id)
+            .await?
+            .ok_or(Error::ReservationNotFound)?;
+        match reservation.status {
+            ReservationStatus::Released => Err(Error::ReservationReleased),
+            _ => {
+                tracing::info!(%order_id, "reservation confirmed");
+                Ok(reservation)
+            }
+        }
+    }
+
+    /// For the orders service: returns a reservation's stock (held, or sold to an order being
+    /// cancelled), once.
     pub async fn release(
         &self,
         _service: &ServiceCaller,
@@ -131,4 +164,50 @@ impl Catalog {
         tracing::info!(%order_id, "reservation released");
         Ok(reservation)
     }
+
+    /// Returns the stock of every held reservation whose hold expired before `now`: what
+    /// nobody confirmed (say, orders died mid-checkout) goes back on the shelf. Safe to run in
+    /// every replica at once: each release is conditional. Returns how many it released.
+    pub async fn release_expired(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, Error> {
+        let mut released = 0;
+        loop {
+            let expired = self.store.expired(now, 100).await?;
+            let batch = expired.len();
+            for order_id in expired {
+                if self.store.release_if_expired(order_id, now).await? {
+                    tracing::warn!(%order_id, "hold expired unconfirmed; stock returned");
+                    released += 1;
+                }
+            }
+            if batch < 100 {
+                return Ok(released);
+            }
+        }
+    }
+
+    /// For the services and operators: where a product's stock is.
+    pub async fn ledger(
+        &self,
+        _service: &ServiceCaller,
+        product_id: Uuid,
+    ) -> Result<StockLedger, Error> {
+        self.store.ledger(product_id).await?.ok_or(Error::NotFound)
+    }
+}
+
+/// Releases expired holds every `every`, until the process ends.
+pub fn spawn_expiry_sweeper(catalog: Arc<Catalog>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = catalog.release_expired(chrono::Utc::now()).await {
+                tracing::warn!(error = %kit::ApiError::from(err), "releasing expired holds failed");
+            }
+        }
+    })
 }

@@ -191,9 +191,30 @@ async fn execute<S: Subgraph>(
     respond(service.schema().execute(request).await)
 }
 
+/// Errors an answer lists at most: a small document can make validation report one error per
+/// conflicting field, and the answer must not grow with them.
+const MAX_ERRORS: usize = 50;
+
 /// Every error leaves with a code: async-graphql's own validation and input errors carry none,
 /// so they get `GRAPHQL_VALIDATION_FAILED` (nothing ran: the answer is a 400) or `BAD_REQUEST`.
+/// At most [`MAX_ERRORS`] are listed, the last saying how many more there were.
 fn respond(mut response: GraphqlResponse) -> Response {
+    if response.errors.len() > MAX_ERRORS {
+        let more = response.errors.len() - (MAX_ERRORS - 1);
+        response.errors.truncate(MAX_ERRORS - 1);
+        let code = response.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code").cloned());
+        let mut summary = ServerError::new(format!("{more} more errors were left out"), None);
+        if let Some(code) = code {
+            summary
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+        }
+        response.errors.push(summary);
+    }
     let has_code = |e: &ServerError| {
         e.extensions
             .as_ref()

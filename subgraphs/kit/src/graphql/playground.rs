@@ -101,16 +101,16 @@ impl Assets {
         }
     }
 
-    /// The origin scripts may come from, for the page's Content-Security-Policy.
-    fn source(&self) -> String {
+    /// Where the page's scripts (or styles) may come from, for its Content-Security-Policy:
+    /// exactly the pinned files' URLs, not their whole CDN.
+    fn sources(&self, styles: bool) -> String {
         match self {
-            Assets::Cdn(base) => {
-                let origin_end = base
-                    .find("://")
-                    .and_then(|scheme| base[scheme + 3..].find('/').map(|p| scheme + 3 + p))
-                    .unwrap_or(base.len());
-                base[..origin_end].to_owned()
-            }
+            Assets::Cdn(_) => ASSETS
+                .iter()
+                .filter(|a| a.file.ends_with(".css") == styles)
+                .map(|a| self.url(a))
+                .collect::<Vec<_>>()
+                .join(" "),
             Assets::Local(_) => "'self'".to_owned(),
         }
     }
@@ -155,10 +155,13 @@ impl Playground {
              </head>\n<body>\n<div id=\"graphiql\">Loading the playground…</div>\n{scripts}<script>{BOOT}</script>\n</body>\n</html>\n"
         );
         let boot_hash = STANDARD.encode(Sha256::digest(BOOT.as_bytes()));
-        let source = assets.source();
+        let scripts_from = assets.sources(false);
+        let styles_from = assets.sources(true);
+        // GraphiQL's editor sets styles from script at run time, hence 'unsafe-inline' for
+        // styles only; scripts are exactly the pinned files and the page's one inline script.
         let policy = format!(
-            "default-src 'none'; script-src {source} 'sha256-{boot_hash}'; \
-             style-src {source} 'unsafe-inline'; font-src {source} data:; img-src 'self' data:; \
+            "default-src 'none'; script-src {scripts_from} 'sha256-{boot_hash}'; \
+             style-src {styles_from} 'unsafe-inline'; font-src data:; img-src 'self' data:; \
              connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         );
         Self {
@@ -235,8 +238,16 @@ mod tests {
         assert!(page.html.contains("<title>users &lt;subgraph&gt;</title>"));
         let policy = page.policy.to_str().unwrap();
         assert!(
-            policy.contains("script-src https://unpkg.com 'sha256-"),
-            "{policy}"
+            policy.contains(
+                "script-src https://unpkg.com/react@18.3.1/umd/react.production.min.js \
+                 https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js \
+                 https://unpkg.com/graphiql@3.8.3/graphiql.min.js 'sha256-"
+            ),
+            "scripts only from the pinned URLs: {policy}"
+        );
+        assert!(
+            !policy.contains("https://unpkg.com "),
+            "never the whole CDN: {policy}"
         );
         assert!(!policy.contains("unsafe-eval"));
     }

@@ -7,6 +7,7 @@ mod sql;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use kit::config::DatabaseUrl;
 use kit::db::StoreError;
 use uuid::Uuid;
@@ -22,6 +23,17 @@ pub use sql::SqlProductStore;
 pub struct Listing {
     pub items: Vec<Product>,
     pub total: u64,
+}
+
+/// A product's stock by where it is. For every product at every quiet moment,
+/// `on_hand + held + sold` equals its initial stock plus the admins' adjustments.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StockLedger {
+    pub on_hand: i64,
+    /// In reservations awaiting confirmation.
+    pub held: i64,
+    /// In confirmed reservations (orders not cancelled).
+    pub sold: i64,
 }
 
 /// What a stock adjustment did.
@@ -70,11 +82,26 @@ pub trait ProductStore: Send + Sync + 'static {
     async fn list(&self, query: &ProductQuery) -> Result<Listing, StoreError>;
     /// One conditional write: applies `delta` only if the result stays within bounds.
     async fn adjust_stock(&self, id: Uuid, delta: StockDelta) -> Result<StockChange, StoreError>;
-    /// Takes stock for every line in one transaction, or none; idempotent by order id.
+    /// Takes stock for every line in one transaction, or none, held until `request.hold` from
+    /// now; idempotent by order id.
     async fn reserve(&self, request: &ReservationRequest) -> Result<ReserveOutcome, StoreError>;
-    /// Returns a reservation's stock once; releasing again changes nothing. `None`: unknown order.
+    /// Confirms a held reservation (an order owns its stock now); confirming again changes
+    /// nothing, and a released one stays released. `None`: unknown order id.
+    async fn confirm(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+    /// Returns a held or confirmed reservation's stock, once; releasing again changes nothing.
+    /// `None`: unknown order id.
     async fn release(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+    /// Releases the reservation if it is still held and expired before `now`; whether it did.
+    async fn release_if_expired(
+        &self,
+        order_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Held reservations that expired before `now`, oldest first, at most `limit`.
+    async fn expired(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError>;
     async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError>;
+    /// Where a product's stock is: on the shelf, held, and sold. `None`: unknown product.
+    async fn ledger(&self, product_id: Uuid) -> Result<Option<StockLedger>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
 }
 

@@ -2,13 +2,13 @@
 //! [`kit::sql`]).
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kit::db::StoreError;
 use kit::sql::{Pool, Row, Tx, placeholders, query};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use super::{Listing, ProductStore, ReserveOutcome, StockChange};
+use super::{Listing, ProductStore, ReserveOutcome, StockChange, StockLedger};
 use crate::domain::{
     MAX_STOCK, NewProduct, Product, ProductQuery, Reservation, ReservationRequest,
     ReservationStatus, ReservedLine, StockDelta, fold,
@@ -112,6 +112,53 @@ fn reserved_line(row: &Row) -> Result<ReservedLine, StoreError> {
             ))
         })?,
     })
+}
+
+impl SqlProductStore {
+    /// Flips a reservation from 'reserved' to 'released' under `extra` conditions (with `$3`
+    /// bound to `at` when given) and, only if this call flipped it, returns its stock: a retried
+    /// or concurrent release never restocks twice.
+    async fn release_where(
+        &self,
+        order_id: Uuid,
+        extra: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.db.begin().await?;
+        let mut flip = query(format!(
+            "UPDATE stock_reservations SET status = 'released', released_at = $2 \
+             WHERE order_id = $1 AND status = 'reserved' {extra}"
+        ))
+        .bind(order_id)
+        .bind(now);
+        if let Some(at) = at {
+            flip = flip.bind(at);
+        }
+        if tx.execute(flip).await? == 0 {
+            return Ok(false);
+        }
+        let lines = tx
+            .fetch_all(
+                query(
+                    "SELECT product_id, quantity FROM stock_reservation_items \
+                     WHERE order_id = $1 ORDER BY product_id",
+                )
+                .bind(order_id),
+            )
+            .await?;
+        for line in lines {
+            tx.execute(
+                query("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1")
+                    .bind(line.get::<Uuid>("product_id")?)
+                    .bind(line.get::<i32>("quantity")?)
+                    .bind(now),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 /// The `WHERE` clause of a product list, with its values to bind in order.
@@ -249,17 +296,21 @@ impl ProductStore for SqlProductStore {
 
     async fn reserve(&self, request: &ReservationRequest) -> Result<ReserveOutcome, StoreError> {
         let now = Utc::now();
+        let expires_at = now
+            + chrono::Duration::from_std(request.hold)
+                .map_err(|_| StoreError::Corrupt("hold out of range".into()))?;
         let mut tx = self.db.begin().await?;
         // Claiming the order id first makes this transaction the writer from its first
         // statement, and makes a concurrent retry of the same order wait for us.
         let claimed = tx
             .execute(
                 query(
-                    "INSERT INTO stock_reservations (order_id, status, created_at) \
-                     VALUES ($1, 'reserved', $2) ON CONFLICT (order_id) DO NOTHING",
+                    "INSERT INTO stock_reservations (order_id, status, created_at, expires_at) \
+                     VALUES ($1, 'reserved', $2, $3) ON CONFLICT (order_id) DO NOTHING",
                 )
                 .bind(request.order_id)
-                .bind(now),
+                .bind(now)
+                .bind(expires_at),
             )
             .await?;
         if claimed == 0 {
@@ -317,57 +368,72 @@ impl ProductStore for SqlProductStore {
         tx.commit().await?;
         Ok(ReserveOutcome::Reserved(Reservation {
             order_id: request.order_id,
-            status: ReservationStatus::Reserved,
+            status: ReservationStatus::Held,
             lines,
             created_at: now,
+            expires_at,
         }))
     }
 
-    async fn release(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
-        let now = Utc::now();
-        let mut tx = self.db.begin().await?;
-        // Only the transaction that flips the status restocks, so a retried or concurrent
-        // release never returns stock twice.
-        let flipped = tx
+    async fn confirm(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        // Conditional on still holding the stock: a released reservation is never confirmed,
+        // and only one of a confirm and an expiry that race can win.
+        self.db
             .execute(
                 query(
-                    "UPDATE stock_reservations SET status = 'released', released_at = $2 \
-                     WHERE order_id = $1 AND status = 'reserved'",
+                    "UPDATE stock_reservations SET confirmed_at = $2 \
+                     WHERE order_id = $1 AND status = 'reserved' AND confirmed_at IS NULL",
                 )
                 .bind(order_id)
-                .bind(now),
+                .bind(Utc::now()),
             )
             .await?;
-        if flipped == 1 {
-            let lines = tx
-                .fetch_all(
-                    query(
-                        "SELECT product_id, quantity FROM stock_reservation_items \
-                         WHERE order_id = $1 ORDER BY product_id",
-                    )
-                    .bind(order_id),
-                )
-                .await?;
-            for line in lines {
-                tx.execute(
-                    query("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1")
-                        .bind(line.get::<Uuid>("product_id")?)
-                        .bind(line.get::<i32>("quantity")?)
-                        .bind(now),
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
         self.reservation(order_id).await
+    }
+
+    async fn release(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        self.release_where(order_id, "", None).await?;
+        self.reservation(order_id).await
+    }
+
+    async fn release_if_expired(
+        &self,
+        order_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.release_where(
+            order_id,
+            "AND confirmed_at IS NULL AND expires_at < $3",
+            Some(now),
+        )
+        .await
+    }
+
+    async fn expired(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                query(
+                    "SELECT order_id FROM stock_reservations \
+                     WHERE status = 'reserved' AND confirmed_at IS NULL AND expires_at < $1 \
+                     ORDER BY expires_at LIMIT $2",
+                )
+                .bind(now)
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        rows.iter().map(|row| row.get("order_id")).collect()
     }
 
     async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, StoreError> {
         let head = self
             .db
             .fetch_optional(
-                query("SELECT status, created_at FROM stock_reservations WHERE order_id = $1")
-                    .bind(order_id),
+                query(
+                    "SELECT status, confirmed_at, created_at, expires_at \
+                     FROM stock_reservations WHERE order_id = $1",
+                )
+                .bind(order_id),
             )
             .await?;
         let Some(head) = head else { return Ok(None) };
@@ -382,13 +448,44 @@ impl ProductStore for SqlProductStore {
             )
             .await?;
         let status: String = head.get("status")?;
+        let confirmed = head.get::<Option<DateTime<Utc>>>("confirmed_at")?.is_some();
         Ok(Some(Reservation {
             order_id,
-            status: ReservationStatus::parse(&status).ok_or_else(|| {
+            status: ReservationStatus::from_stored(&status, confirmed).ok_or_else(|| {
                 StoreError::Corrupt(format!("reservation {order_id} has status {status:?}"))
             })?,
             lines: lines.iter().map(reserved_line).collect::<Result<_, _>>()?,
             created_at: head.get("created_at")?,
+            expires_at: head.get("expires_at")?,
+        }))
+    }
+
+    async fn ledger(&self, product_id: Uuid) -> Result<Option<StockLedger>, StoreError> {
+        let Some(product) = self
+            .db
+            .fetch_optional(query("SELECT stock FROM products WHERE id = $1").bind(product_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let row = self
+            .db
+            .fetch_one(
+                query(
+                    "SELECT \
+                       COALESCE(SUM(CASE WHEN r.confirmed_at IS NULL THEN i.quantity END), 0) AS held, \
+                       COALESCE(SUM(CASE WHEN r.confirmed_at IS NOT NULL THEN i.quantity END), 0) AS sold \
+                     FROM stock_reservation_items i \
+                     JOIN stock_reservations r ON r.order_id = i.order_id \
+                     WHERE i.product_id = $1 AND r.status = 'reserved'",
+                )
+                .bind(product_id),
+            )
+            .await?;
+        Ok(Some(StockLedger {
+            on_hand: i64::from(product.get::<i32>("stock")?),
+            held: row.get("held")?,
+            sold: row.get("sold")?,
         }))
     }
 
