@@ -180,7 +180,10 @@ def service(name, spec):
     svc_spec = {"selector": {"app": name}, "ports": [port]}
     if spec.get("nodePort") is not None:
         port["nodePort"] = spec["nodePort"]
-        svc_spec = {"type": "NodePort", **svc_spec}
+        # Local keeps the client's address (Cluster would replace it with a node's), which the
+        # login throttle's per-address rules need: with every client behind one address, one
+        # attacker's failures would count against everyone.
+        svc_spec = {"type": "NodePort", "externalTrafficPolicy": "Local", **svc_spec}
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}}, "spec": svc_spec}
 
 

@@ -116,6 +116,7 @@ async fn serve_products() -> anyhow::Result<()> {
     let verifier = Arc::new(TokenVerifier::from_env(&settings, kit::http::client()?)?);
     let service_auth = Arc::new(ServiceAuth::from_env(products::SERVICE)?);
     let state = products::AppState::from_config(&config, verifier, service_auth).await?;
+    products::catalog::spawn_expiry_sweeper(state.catalog.clone(), config.reservations.sweep_every);
     serve(
         products::SERVICE,
         products::app(state, &config.http),
@@ -171,6 +172,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
             products::DEFAULT_PORT,
         )?)?,
         database: sqlite("products.db"),
+        reservations: products::ReservationSettings::from_env()?,
     };
 
     // One process: the services share the verifying key and a service secret made for this run.
@@ -183,6 +185,11 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
         products_store,
         verifier.clone(),
         Arc::new(ServiceAuth::new(products::SERVICE, &service_secret)?),
+        products_config.reservations,
+    );
+    products::catalog::spawn_expiry_sweeper(
+        products_state.catalog.clone(),
+        products_config.reservations.sweep_every,
     );
 
     let shutdown = kit::http::shutdown_signal().shared();

@@ -535,6 +535,10 @@ class Check:
 
         node_ports = set()
         for svc in self.m.of("Service"):
+            if svc["spec"].get("type") == "NodePort" and svc["spec"].get("externalTrafficPolicy") != "Local":
+                # Cluster replaces every client's address with a node's: the login throttle's
+                # per-address rules would then count all clients as one.
+                self.fail(f"{where(svc)}: a NodePort must keep client addresses (externalTrafficPolicy: Local)")
             if svc["spec"].get("type") == "NodePort":
                 for w in self.workloads_of(svc["spec"]["selector"]):
                     for port in svc["spec"]["ports"]:

@@ -308,6 +308,10 @@ class ServicesAsTheCodeRunsThem(BrokenCopy):
         self.edit("k8s/services/users.yaml", "imagePullPolicy: IfNotPresent", "imagePullPolicy: Always")
         self.assert_fails(checks.cross_references, "imagePullPolicy 'Always' would pull ecommerce/platform:0.1.0")
 
+    def test_node_ports_keep_client_addresses(self):
+        self.edit("k8s/services/users.yaml", "externalTrafficPolicy: Local", "externalTrafficPolicy: Cluster")
+        self.assert_fails(checks.cross_references, "a NodePort must keep client addresses")
+
     def test_serve_a_service_the_launcher_lacks(self):
         self.edit("k8s/services/products.yaml", "            - serve\n            - products", "            - serve\n            - catalogue")
         self.assert_fails(checks.cross_references, "`ecommerce serve catalogue` does not exist")

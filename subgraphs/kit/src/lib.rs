@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod money;
 pub mod pagination;
+pub mod peers;
 pub mod sql;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -39,6 +39,23 @@ impl Catalog {
         self.store.ping().await
     }
 
+    /// For the other services: the products among `ids` (at most
+    /// [`kit::peers::products::MAX_LOOKUP`]), in one store query.
+    pub async fn lookup(
+        &self,
+        _service: &ServiceCaller,
+        ids: &[Uuid],
+    ) -> Result<Vec<Product>, Error> {
+        if ids.len() > kit::peers::products::MAX_LOOKUP {
+            return Err(kit::Invalid(format!(
+                "at most {} ids per lookup",
+                kit::peers::products::MAX_LOOKUP
+            ))
+            .into());
+        }
+        Ok(self.store.get_many(ids).await?)
+    }
+
     /// The products among `ids`, in one store query: what federation entity lookups resolve.
     pub async fn products_by_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Product>, Error> {
         let products = self.store.get_many(ids).await?;

@@ -10,6 +10,7 @@ pub mod rest;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -29,14 +30,51 @@ pub const DEFAULT_PORT: u16 = 8002;
 pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseUrl,
+    pub reservations: ReservationSettings,
+}
+
+/// How long stock is held for an order that has not confirmed, and how often expired holds
+/// are returned to stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReservationSettings {
+    pub default_hold: Duration,
+    pub sweep_every: Duration,
+}
+
+impl Default for ReservationSettings {
+    fn default() -> Self {
+        Self {
+            default_hold: Duration::from_secs(120),
+            sweep_every: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ReservationSettings {
+    /// `RESERVATION_HOLD_SECS` (default 120, at most 900), `RESERVATION_SWEEP_SECS` (5).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let d = Self::default();
+        let settings = Self {
+            default_hold: kit::config::seconds_or("RESERVATION_HOLD_SECS", d.default_hold)?,
+            sweep_every: kit::config::seconds_or("RESERVATION_SWEEP_SECS", d.sweep_every)?,
+        };
+        anyhow::ensure!(
+            settings.default_hold <= domain::MAX_HOLD,
+            "RESERVATION_HOLD_SECS must be at most {}",
+            domain::MAX_HOLD.as_secs()
+        );
+        Ok(settings)
+    }
 }
 
 impl Config {
-    /// Reads `PORT`, `DATABASE_URL` (token and service settings are read by their own types).
+    /// Reads `PORT`, `DATABASE_URL`, `RESERVATION_*` (token and service settings are read by
+    /// their own types).
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
             http: HttpConfig::from_env(DEFAULT_PORT)?,
             database: DatabaseUrl::from_env("products.db")?,
+            reservations: ReservationSettings::from_env()?,
         })
     }
 }
@@ -54,8 +92,9 @@ impl AppState {
         store: Arc<dyn ProductStore>,
         verifier: Arc<TokenVerifier>,
         service_auth: Arc<ServiceAuth>,
+        reservations: ReservationSettings,
     ) -> Self {
-        let catalog = Arc::new(Catalog::new(store));
+        let catalog = Arc::new(Catalog::new(store, reservations.default_hold));
         Self {
             schema: graphql::schema(catalog.clone()),
             catalog,
@@ -73,7 +112,12 @@ impl AppState {
         let store = store::open(&config.database)
             .await
             .context("opening the products store")?;
-        Ok(Self::new(store, verifier, service_auth))
+        Ok(Self::new(
+            store,
+            verifier,
+            service_auth,
+            config.reservations,
+        ))
     }
 }
 

@@ -10,6 +10,10 @@ use kit::auth::{Caller, ServiceCaller};
 use kit::extract::{Json, Path, Query};
 use kit::money::Amount;
 use kit::pagination::Page;
+use kit::peers::products::{
+    LookupRequest, ProductSummary, ReservationView, ReserveRequest, ReservedLineView,
+    StockLedgerView,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -24,7 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/products/{product_id}/stock", put(adjust_stock))
         .route("/internal/reservations", post(reserve))
         .route("/internal/reservations/{order_id}", get(reservation))
+        .route("/internal/reservations/{order_id}/confirm", post(confirm))
         .route("/internal/reservations/{order_id}/release", post(release))
+        .route("/internal/products/lookup", post(lookup))
+        .route("/internal/products/{product_id}/stock", get(ledger))
 }
 
 /// A product as the API shows it; `price` is a JSON number with two decimals.
@@ -155,57 +162,23 @@ async fn adjust_stock(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ReserveBody {
-    order_id: Uuid,
-    items: Vec<ReserveItem>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ReserveItem {
-    product_id: Uuid,
-    quantity: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReservationView {
-    order_id: Uuid,
-    status: &'static str,
-    lines: Vec<ReservedLineView>,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReservedLineView {
-    product_id: Uuid,
-    name: String,
-    quantity: i32,
-    unit_price: Amount,
-    currency: String,
-}
-
-impl From<Reservation> for ReservationView {
-    fn from(r: Reservation) -> Self {
-        Self {
-            order_id: r.order_id,
-            status: r.status.as_str(),
-            lines: r
-                .lines
-                .into_iter()
-                .map(|l| ReservedLineView {
-                    product_id: l.product_id,
-                    name: l.name,
-                    quantity: l.quantity,
-                    unit_price: Amount(l.unit_price_minor),
-                    currency: l.currency.to_string(),
-                })
-                .collect(),
-            created_at: r.created_at,
-        }
+fn reservation_view(r: Reservation) -> ReservationView {
+    ReservationView {
+        order_id: r.order_id,
+        status: r.status.as_str().to_owned(),
+        lines: r
+            .lines
+            .into_iter()
+            .map(|l| ReservedLineView {
+                product_id: l.product_id,
+                name: l.name,
+                quantity: l.quantity,
+                unit_price: Amount(l.unit_price_minor),
+                currency: l.currency.to_string(),
+            })
+            .collect(),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
     }
 }
 
@@ -213,11 +186,13 @@ impl From<Reservation> for ReservationView {
 async fn reserve(
     State(state): State<AppState>,
     service: ServiceCaller,
-    Json(body): Json<ReserveBody>,
+    Json(body): Json<ReserveRequest>,
 ) -> Result<(StatusCode, Json<ReservationView>), Error> {
     let request = ReservationRequest::parse(
         body.order_id,
         body.items.iter().map(|i| (i.product_id, i.quantity)),
+        body.hold_seconds,
+        state.catalog.default_hold(),
     )?;
     let (reservation, created) = state.catalog.reserve(&service, &request).await?;
     let status = if created {
@@ -225,7 +200,7 @@ async fn reserve(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(reservation.into())))
+    Ok((status, Json(reservation_view(reservation))))
 }
 
 async fn reservation(
@@ -233,9 +208,17 @@ async fn reservation(
     service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    Ok(Json(
-        state.catalog.reservation(&service, order_id).await?.into(),
-    ))
+    let reservation = state.catalog.reservation(&service, order_id).await?;
+    Ok(Json(reservation_view(reservation)))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    service: ServiceCaller,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ReservationView>, Error> {
+    let reservation = state.catalog.confirm(&service, order_id).await?;
+    Ok(Json(reservation_view(reservation)))
 }
 
 async fn release(
@@ -243,7 +226,41 @@ async fn release(
     service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
+    let reservation = state.catalog.release(&service, order_id).await?;
+    Ok(Json(reservation_view(reservation)))
+}
+
+/// Internal: the products among the ids (unknown ones left out), in one query.
+async fn lookup(
+    State(state): State<AppState>,
+    service: ServiceCaller,
+    Json(body): Json<LookupRequest>,
+) -> Result<Json<Vec<ProductSummary>>, Error> {
+    let found = state.catalog.lookup(&service, &body.ids).await?;
     Ok(Json(
-        state.catalog.release(&service, order_id).await?.into(),
+        found
+            .into_iter()
+            .map(|p| ProductSummary {
+                id: p.id,
+                name: p.name,
+                price: Amount(p.price_minor),
+                currency: p.currency.to_string(),
+                stock: p.stock,
+                active: p.active,
+            })
+            .collect(),
     ))
+}
+
+async fn ledger(
+    State(state): State<AppState>,
+    service: ServiceCaller,
+    Path(product_id): Path<Uuid>,
+) -> Result<Json<StockLedgerView>, Error> {
+    let ledger = state.catalog.ledger(&service, product_id).await?;
+    Ok(Json(StockLedgerView {
+        on_hand: ledger.on_hand,
+        held: ledger.held,
+        sold: ledger.sold,
+    }))
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::domain::{Email, Name, Password, Registration, User};
 use crate::error::Error;
 use crate::store::{NewUser, UserStore};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{KNOWN_FOR, LoginThrottle, address_key};
 
 /// The users service's one place for rules and authorization: REST and GraphQL call this and
 /// never the store.
@@ -51,18 +51,37 @@ impl Accounts {
         self.store.ping().await
     }
 
-    #[tracing::instrument(skip_all)]
-    pub async fn register(&self, registration: Registration) -> Result<User, Error> {
-        self.create(registration, Role::Customer).await
+    /// Creates a customer account. Each registration costs a password hash, so an address may
+    /// start only so many per window (see [`crate::throttle`]), and a taken email is refused
+    /// before hashing.
+    #[tracing::instrument(skip_all, fields(client = %client))]
+    pub async fn register(
+        &self,
+        registration: Registration,
+        client: ClientAddr,
+    ) -> Result<User, Error> {
+        if self.store.credentials(&registration.email).await?.is_some() {
+            return Err(Error::EmailTaken);
+        }
+        self.throttle
+            .register(address_key(client.0))
+            .map_err(Error::TooManyAttempts)?;
+        self.create(registration, Role::Customer, Priority::Registration)
+            .await
     }
 
-    async fn create(&self, registration: Registration, role: Role) -> Result<User, Error> {
+    async fn create(
+        &self,
+        registration: Registration,
+        role: Role,
+        priority: Priority,
+    ) -> Result<User, Error> {
         let Registration {
             email,
             password,
             name,
         } = registration;
-        let password_hash = hash_password(password).await?;
+        let password_hash = hash_password(password, priority).await?;
         let new = NewUser {
             id: Uuid::now_v7(),
             email,
@@ -96,21 +115,44 @@ impl Accounts {
         let throttle_key = parsed
             .as_ref()
             .map_or_else(|| raw_key(email), |e| e.as_str().to_owned());
-        let attempt = self
-            .throttle
-            .begin(&throttle_key, client.0)
-            .map_err(Error::TooManyAttempts)?;
-        // From here every early return drops `attempt`, which releases it unrecorded.
         let credentials = match &parsed {
             Some(email) => self.store.credentials(email).await?,
             None => None,
         };
         let (hash, user) =
             credentials.map_or((None, None), |c| (Some(c.password_hash), Some(c.user)));
+        // Asked whether or not the account exists, so both take alike long.
+        let address = address_key(client.0);
+        let address_text = address.map(|a| a.to_string()).unwrap_or_default();
+        let since = chrono::Utc::now() - chrono::Duration::from_std(KNOWN_FOR).unwrap_or_default();
+        let known = self
+            .store
+            .known_address(
+                user.as_ref().map_or(Uuid::nil(), |u| u.id),
+                &address_text,
+                since,
+            )
+            .await?
+            && address.is_some();
+        let attempt = self
+            .throttle
+            .begin(&throttle_key, address, known)
+            .map_err(Error::TooManyAttempts)?;
+        // From here every early return drops `attempt`, which releases it unrecorded.
         let matches = verify_password(password, hash).await?;
         match user {
             Some(user) if matches => {
                 attempt.succeeded();
+                if address.is_some() {
+                    let now = chrono::Utc::now();
+                    if let Err(err) = self
+                        .store
+                        .remember_address(user.id, &address_text, now, since)
+                        .await
+                    {
+                        tracing::warn!(error = %kit::ApiError::from(err), "could not remember the login address");
+                    }
+                }
                 let token = self.issuer.issue(user.id, user.role)?;
                 tracing::info!(user_id = %user.id, "login succeeded");
                 Ok((token, user))
@@ -172,7 +214,10 @@ impl Accounts {
             password,
             name: Name::parse("Administrator")?,
         };
-        match self.create(registration, Role::Admin).await {
+        match self
+            .create(registration, Role::Admin, Priority::Registration)
+            .await
+        {
             Ok(_) => tracing::info!(email = email.as_str(), "admin account created"),
             // Another replica created it between our two statements; it must be the admin.
             Err(Error::EmailTaken) => {
@@ -200,16 +245,35 @@ impl Accounts {
 /// Password hashing runs on its own threads: each argon2id hash holds 19 MiB and a core for
 /// ~50 ms, so more at once only adds latency, and spreading hashes over the shared blocking pool
 /// let every thread grow its own allocator arena (4 GiB under a login burst, measured with
-/// scripts/bench.sh). The queue is bounded: when it is full, logins answer 503 at once instead
-/// of piling up work nobody will wait for.
+/// scripts/bench.sh). The queues are bounded: when one is full, its callers answer 503 at once
+/// instead of piling up work nobody will wait for. Logins have their own queue and go first, so
+/// a flood of registrations can never keep an owner from logging in.
 struct HashingPool {
-    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+    queues: std::sync::Mutex<Queues>,
+    ready: std::sync::Condvar,
+    threads: usize,
 }
 
-/// Hashes waiting per hashing thread before logins are turned away.
-const QUEUED_PER_THREAD: usize = 32;
+type Job = Box<dyn FnOnce() + Send>;
 
-static HASHING: OnceLock<HashingPool> = OnceLock::new();
+#[derive(Default)]
+struct Queues {
+    logins: std::collections::VecDeque<Job>,
+    registrations: std::collections::VecDeque<Job>,
+}
+
+/// Which queue a hash waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Priority {
+    Login,
+    Registration,
+}
+
+/// Hashes waiting per hashing thread before logins (registrations) are turned away.
+const QUEUED_LOGINS_PER_THREAD: usize = 32;
+const QUEUED_REGISTRATIONS_PER_THREAD: usize = 4;
+
+static HASHING: OnceLock<Arc<HashingPool>> = OnceLock::new();
 
 /// How many hashing threads to run: `PASSWORD_HASHING_THREADS`, else one per core this process
 /// may use (`available_parallelism` honours a container's CPU quota).
@@ -223,27 +287,60 @@ pub fn hashing_threads_from_env() -> anyhow::Result<usize> {
     Ok(threads)
 }
 
+impl HashingPool {
+    fn submit(&self, priority: Priority, job: Job) -> Result<(), Error> {
+        let mut queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (queue, capacity) = match priority {
+            Priority::Login => (&mut queues.logins, QUEUED_LOGINS_PER_THREAD),
+            Priority::Registration => (&mut queues.registrations, QUEUED_REGISTRATIONS_PER_THREAD),
+        };
+        if queue.len() >= capacity * self.threads {
+            return Err(Error::Busy);
+        }
+        queue.push_back(job);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn next(&self) -> Job {
+        let mut queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if let Some(job) = queues
+                .logins
+                .pop_front()
+                .or_else(|| queues.registrations.pop_front())
+            {
+                return job;
+            }
+            queues = self
+                .ready
+                .wait(queues)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
 /// The process's hashing pool, made with `threads` threads on first use.
-fn hashing_pool(threads: usize) -> &'static HashingPool {
+fn hashing_pool(threads: usize) -> &'static Arc<HashingPool> {
     HASHING.get_or_init(|| {
-        let threads = threads.max(1);
-        let (jobs, queue) =
-            std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(threads * QUEUED_PER_THREAD);
-        let queue = Arc::new(std::sync::Mutex::new(queue));
-        for n in 0..threads {
-            let queue = queue.clone();
+        let pool = Arc::new(HashingPool {
+            queues: std::sync::Mutex::default(),
+            ready: std::sync::Condvar::new(),
+            threads: threads.max(1),
+        });
+        for n in 0..pool.threads {
+            let worker = pool.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("password-{n}"))
                 .spawn(move || {
                     loop {
-                        let job = match queue
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .recv()
-                        {
-                            Ok(job) => job,
-                            Err(_) => return,
-                        };
+                        let job = worker.next();
                         // A panicking job must not take the thread with it.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                         release_freed_memory();
@@ -253,8 +350,8 @@ fn hashing_pool(threads: usize) -> &'static HashingPool {
                 tracing::error!(%err, "cannot start a password hashing thread");
             }
         }
-        tracing::info!(threads, "password hashing pool started");
-        HashingPool { jobs }
+        tracing::info!(threads = pool.threads, "password hashing pool started");
+        pool
     })
 }
 
@@ -272,6 +369,7 @@ fn release_freed_memory() {
 /// (the request timed out or the client left) is skipped rather than run for nobody.
 async fn hashing<T: Send + 'static>(
     name: &'static str,
+    priority: Priority,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Error> {
     let (done, result) = tokio::sync::oneshot::channel();
@@ -282,14 +380,7 @@ async fn hashing<T: Send + 'static>(
         }
     });
     // Made by `Accounts::new` with the configured size; one thread if somehow not.
-    let pool = hashing_pool(1);
-    match pool.jobs.try_send(job) {
-        Ok(()) => {}
-        Err(std::sync::mpsc::TrySendError::Full(_)) => return Err(Error::Busy),
-        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-            return Err(anyhow::anyhow!("password hashing threads are gone").into());
-        }
-    }
+    hashing_pool(1).submit(priority, job)?;
     Ok(result
         .await
         .map_err(|_| anyhow::anyhow!("password hashing failed"))?)
@@ -297,8 +388,8 @@ async fn hashing<T: Send + 'static>(
 
 /// argon2id with the crate's defaults (m = 19 MiB, t = 2, p = 1), on a blocking thread so a
 /// burst of logins never stalls the async workers.
-async fn hash_password(password: Password) -> Result<String, Error> {
-    hashing("hash", move || {
+async fn hash_password(password: Password, priority: Priority) -> Result<String, Error> {
+    hashing("hash", priority, move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.expose().as_bytes(), &salt)
@@ -311,7 +402,7 @@ async fn hash_password(password: Password) -> Result<String, Error> {
 /// Checks `password` against `hash`; without a hash (unknown email) against a dummy one, so both
 /// take as long.
 async fn verify_password(password: SecretString, hash: Option<String>) -> Result<bool, Error> {
-    hashing("verify", move || {
+    hashing("verify", Priority::Login, move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;

@@ -134,9 +134,10 @@ impl Mutation {
     ) -> async_graphql::Result<UserObject> {
         let registration =
             Registration::parse(&input.email, input.password, &input.name).map_err(Error::from)?;
+        let client = ctx.data_opt::<ClientAddr>().copied().unwrap_or_default();
         Ok(ctx
             .data::<Arc<Accounts>>()?
-            .register(registration)
+            .register(registration, client)
             .await?
             .into())
     }

@@ -76,10 +76,11 @@ struct LoginView {
 
 async fn register(
     State(state): State<AppState>,
+    client: ClientAddr,
     Json(body): Json<RegisterBody>,
 ) -> Result<(StatusCode, Json<UserView>), Error> {
     let registration = Registration::parse(&body.email, body.password, &body.name)?;
-    let user = state.accounts.register(registration).await?;
+    let user = state.accounts.register(registration, client).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

@@ -99,7 +99,12 @@ struct ErrorDetail {
 const ATTEMPTS: u32 = 3;
 
 impl Peer {
-    pub fn new(service: &'static str, base: &str, http: reqwest::Client, auth: Arc<ServiceAuth>) -> Self {
+    pub fn new(
+        service: &'static str,
+        base: &str,
+        http: reqwest::Client,
+        auth: Arc<ServiceAuth>,
+    ) -> Self {
         Self {
             service,
             base: base.trim_end_matches('/').to_owned(),

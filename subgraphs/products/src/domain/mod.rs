@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use kit::money::Currency;
 use uuid::Uuid;
 
-pub use reservation::{Reservation, ReservationRequest, ReservationStatus, ReservedLine};
+pub use reservation::{MAX_HOLD, Reservation, ReservationRequest, ReservationStatus, ReservedLine};
 
 pub use kit::Invalid;
 

@@ -79,6 +79,7 @@ impl TestApp {
             db.store.clone(),
             auth.verifier.clone(),
             auth.service.clone(),
+            Default::default(),
         );
         let router = products::app(state, &HttpConfig::with_port(0));
         Self { router, auth, db }

@@ -24,7 +24,8 @@ async fn reserve_replay_and_release_over_http() {
     let response = app.reserve(&body).await;
     assert_eq!(response.status, StatusCode::CREATED);
     let reservation = response.json();
-    assert_eq!(reservation["status"], "reserved");
+    assert_eq!(reservation["status"], "held");
+    assert!(reservation["expiresAt"].is_string());
     let laptop_line = reservation["lines"]
         .as_array()
         .unwrap()
@@ -47,6 +48,26 @@ async fn reserve_replay_and_release_over_http() {
         (4, 3)
     );
 
+    // Once the order is stored, orders confirms: the stock is sold, whatever the hold.
+    let confirm_uri = format!("/internal/reservations/{order}/confirm");
+    for _ in 0..2 {
+        let response = app
+            .send(request(Method::POST, &confirm_uri, Some(&service), None))
+            .await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.json()["status"], "confirmed");
+    }
+    let ledger = app
+        .send(request(
+            Method::GET,
+            &format!("/internal/products/{}/stock", mouse.id),
+            Some(&service),
+            None,
+        ))
+        .await
+        .json();
+    assert_eq!(ledger, json!({"onHand": 3, "held": 0, "sold": 2}));
+
     let release_uri = format!("/internal/reservations/{order}/release");
     for _ in 0..2 {
         let response = app
@@ -63,6 +84,10 @@ async fn reserve_replay_and_release_over_http() {
         (5, 5)
     );
 
+    // Released (the order was cancelled), it can no longer be confirmed.
+    app.send(request(Method::POST, &confirm_uri, Some(&service), None))
+        .await
+        .assert_error(409, "CONFLICT");
     // Retried after its release, the reservation is a 409, never a 2xx an orders service could
     // take for "stock held"; and it takes nothing.
     let retried = app.reserve(&body).await;
@@ -152,4 +177,48 @@ async fn only_services_reach_internal_endpoints() {
     .await
     .assert_error(401, "UNAUTHENTICATED");
     assert_eq!(app.db.stock_of(p.id).await, 5);
+}
+
+#[tokio::test]
+async fn lookup_answers_many_products_in_one_call() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let service = app.service_token();
+    let a = app.db.product("A", 150, 3).await;
+    let b = app.db.product("B", 99_999, 0).await;
+    let body = json!({"ids": [a.id, Uuid::new_v4(), b.id]});
+    let response = app
+        .send(request(
+            Method::POST,
+            "/internal/products/lookup",
+            Some(&service),
+            Some(&body),
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    let mut found = response.json().as_array().unwrap().clone();
+    found.sort_by_key(|p| p["name"].as_str().unwrap().to_owned());
+    assert_eq!(found.len(), 2, "unknown ids are left out");
+    assert_eq!(found[0]["price"], json!(1.50));
+    assert_eq!(
+        (found[1]["stock"].as_i64(), found[1]["active"].as_bool()),
+        (Some(0), Some(true))
+    );
+    let too_many = json!({"ids": vec![Uuid::new_v4(); 201]});
+    app.send(request(
+        Method::POST,
+        "/internal/products/lookup",
+        Some(&service),
+        Some(&too_many),
+    ))
+    .await
+    .assert_error(422, "VALIDATION_FAILED");
+    let customer = app.auth.customer_token();
+    app.send(request(
+        Method::POST,
+        "/internal/products/lookup",
+        Some(&customer),
+        Some(&body),
+    ))
+    .await
+    .assert_error(403, "FORBIDDEN");
 }

@@ -8,6 +8,8 @@ use kit::testing::Backend;
 
 use crate::helpers::TestStore;
 
+const HOLD: std::time::Duration = std::time::Duration::from_secs(60);
+
 on_each_backend!([sqlite, postgres] {
     insert_then_get_returns_what_was_stored,
     unknown_ids_are_absent,
@@ -21,6 +23,9 @@ on_each_backend!([sqlite, postgres] {
     reservation_is_idempotent_by_order_id,
     reservation_refuses_unknown_products,
     release_restocks_exactly_once,
+    confirmed_stock_is_sold_until_released,
+    expired_holds_return_to_stock_and_cannot_be_confirmed,
+    confirm_and_expiry_racing_never_count_stock_twice,
 });
 
 async fn insert_then_get_returns_what_was_stored(backend: Backend) {
@@ -217,7 +222,8 @@ async fn reservation_takes_everything_or_nothing(backend: Backend) {
     let plenty = db.product("Plenty", 1_000, 10).await;
     let scarce = db.product("Scarce", 2_500, 1).await;
     let order = Uuid::new_v4();
-    let request = ReservationRequest::parse(order, [(plenty.id, 3), (scarce.id, 2)]).unwrap();
+    let request =
+        ReservationRequest::parse(order, [(plenty.id, 3), (scarce.id, 2)], None, HOLD).unwrap();
     let outcome = db.store.reserve(&request).await.unwrap();
     assert_eq!(
         outcome,
@@ -238,11 +244,12 @@ async fn reservation_takes_everything_or_nothing(backend: Backend) {
         "no reservation row was left behind"
     );
 
-    let request = ReservationRequest::parse(order, [(plenty.id, 3), (scarce.id, 1)]).unwrap();
+    let request =
+        ReservationRequest::parse(order, [(plenty.id, 3), (scarce.id, 1)], None, HOLD).unwrap();
     let ReserveOutcome::Reserved(reservation) = db.store.reserve(&request).await.unwrap() else {
         panic!("expected a reservation")
     };
-    assert_eq!(reservation.status, ReservationStatus::Reserved);
+    assert_eq!(reservation.status, ReservationStatus::Held);
     assert_eq!(
         (db.stock_of(plenty.id).await, db.stock_of(scarce.id).await),
         (7, 0)
@@ -266,7 +273,7 @@ async fn reservation_is_idempotent_by_order_id(backend: Backend) {
     let db = TestStore::new(backend).await;
     let p = db.product("Mouse", 2_499, 10).await;
     let order = Uuid::new_v4();
-    let request = ReservationRequest::parse(order, [(p.id, 4)]).unwrap();
+    let request = ReservationRequest::parse(order, [(p.id, 4)], None, HOLD).unwrap();
     assert!(matches!(
         db.store.reserve(&request).await.unwrap(),
         ReserveOutcome::Reserved(_)
@@ -276,7 +283,7 @@ async fn reservation_is_idempotent_by_order_id(backend: Backend) {
         ReserveOutcome::Replayed(_)
     ));
     assert_eq!(db.stock_of(p.id).await, 6, "a replay takes no more stock");
-    let other = ReservationRequest::parse(order, [(p.id, 5)]).unwrap();
+    let other = ReservationRequest::parse(order, [(p.id, 5)], None, HOLD).unwrap();
     assert_eq!(
         db.store.reserve(&other).await.unwrap(),
         ReserveOutcome::Mismatch
@@ -288,7 +295,8 @@ async fn reservation_refuses_unknown_products(backend: Backend) {
     let db = TestStore::new(backend).await;
     let p = db.product("Real", 100, 5).await;
     let ghost = Uuid::new_v4();
-    let request = ReservationRequest::parse(Uuid::new_v4(), [(p.id, 1), (ghost, 1)]).unwrap();
+    let request =
+        ReservationRequest::parse(Uuid::new_v4(), [(p.id, 1), (ghost, 1)], None, HOLD).unwrap();
     assert_eq!(
         db.store.reserve(&request).await.unwrap(),
         ReserveOutcome::Unavailable { product_id: ghost }
@@ -301,7 +309,7 @@ async fn release_restocks_exactly_once(backend: Backend) {
     let p = db.product("Shoes", 12_000, 5).await;
     let order = Uuid::new_v4();
     db.store
-        .reserve(&ReservationRequest::parse(order, [(p.id, 2)]).unwrap())
+        .reserve(&ReservationRequest::parse(order, [(p.id, 2)], None, HOLD).unwrap())
         .await
         .unwrap();
     assert_eq!(db.stock_of(p.id).await, 3);
@@ -317,11 +325,116 @@ async fn release_restocks_exactly_once(backend: Backend) {
     // A released order id holds nothing: reserving it again, with the same lines or others, is
     // never reported as held, and takes no stock.
     for lines in [[(p.id, 2)], [(p.id, 1)]] {
-        let again = ReservationRequest::parse(order, lines).unwrap();
+        let again = ReservationRequest::parse(order, lines, None, HOLD).unwrap();
         assert_eq!(
             db.store.reserve(&again).await.unwrap(),
             ReserveOutcome::Released
         );
     }
     assert_eq!(db.stock_of(p.id).await, 5);
+}
+
+/// on hand + held + sold, which must equal the initial stock plus adjustments at every quiet
+/// moment.
+async fn accounted(db: &TestStore, id: Uuid) -> (i64, i64, i64) {
+    let ledger = db.store.ledger(id).await.unwrap().unwrap();
+    (ledger.on_hand, ledger.held, ledger.sold)
+}
+
+async fn confirmed_stock_is_sold_until_released(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let p = db.product("Lamp", 2_000, 10).await;
+    let order = Uuid::new_v4();
+    let request = ReservationRequest::parse(order, [(p.id, 3)], None, HOLD).unwrap();
+    db.store.reserve(&request).await.unwrap();
+    assert_eq!(accounted(&db, p.id).await, (7, 3, 0));
+    let confirmed = db.store.confirm(order).await.unwrap().unwrap();
+    assert_eq!(confirmed.status, ReservationStatus::Confirmed);
+    assert_eq!(accounted(&db, p.id).await, (7, 0, 3));
+    // Confirming again changes nothing; a confirmed reservation never expires.
+    db.store.confirm(order).await.unwrap();
+    let much_later = chrono::Utc::now() + chrono::Duration::hours(2);
+    assert!(
+        !db.store
+            .release_if_expired(order, much_later)
+            .await
+            .unwrap()
+    );
+    assert!(db.store.expired(much_later, 10).await.unwrap().is_empty());
+    assert_eq!(accounted(&db, p.id).await, (7, 0, 3));
+    // Cancelling the order releases it: back on the shelf, once.
+    for _ in 0..2 {
+        let released = db.store.release(order).await.unwrap().unwrap();
+        assert_eq!(released.status, ReservationStatus::Released);
+    }
+    assert_eq!(accounted(&db, p.id).await, (10, 0, 0));
+    assert!(db.store.ledger(Uuid::new_v4()).await.unwrap().is_none());
+}
+
+async fn expired_holds_return_to_stock_and_cannot_be_confirmed(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let p = db.product("Kettle", 3_000, 5).await;
+    let order = Uuid::new_v4();
+    let short = std::time::Duration::from_secs(1);
+    let request = ReservationRequest::parse(order, [(p.id, 2)], Some(1), HOLD).unwrap();
+    assert_eq!(request.hold, short);
+    db.store.reserve(&request).await.unwrap();
+    let now = chrono::Utc::now();
+    assert!(
+        db.store.expired(now, 10).await.unwrap().is_empty(),
+        "not yet"
+    );
+    assert!(!db.store.release_if_expired(order, now).await.unwrap());
+    let later = now + chrono::Duration::seconds(2);
+    assert_eq!(db.store.expired(later, 10).await.unwrap(), [order]);
+    assert!(db.store.release_if_expired(order, later).await.unwrap());
+    assert!(
+        !db.store.release_if_expired(order, later).await.unwrap(),
+        "once"
+    );
+    assert_eq!(accounted(&db, p.id).await, (5, 0, 0));
+    let late = db.store.confirm(order).await.unwrap().unwrap();
+    assert_eq!(
+        late.status,
+        ReservationStatus::Released,
+        "too late to confirm"
+    );
+    assert_eq!(accounted(&db, p.id).await, (5, 0, 0));
+}
+
+async fn confirm_and_expiry_racing_never_count_stock_twice(backend: Backend) {
+    let db = std::sync::Arc::new(TestStore::new(backend).await);
+    let p = db.product("Contested", 1_000, 100).await;
+    let mut orders = Vec::new();
+    for _ in 0..20 {
+        let order = Uuid::new_v4();
+        let request = ReservationRequest::parse(order, [(p.id, 1)], Some(1), HOLD).unwrap();
+        db.store.reserve(&request).await.unwrap();
+        orders.push(order);
+    }
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let mut racers = Vec::new();
+    for &order in &orders {
+        let (a, b) = (db.clone(), db.clone());
+        racers.push(tokio::spawn(async move {
+            a.store.confirm(order).await.unwrap()
+        }));
+        racers.push(tokio::spawn(async move {
+            b.store.release_if_expired(order, later).await.unwrap();
+            None
+        }));
+    }
+    for racer in racers {
+        racer.await.unwrap();
+    }
+    let (mut sold, mut released) = (0, 0);
+    for order in orders {
+        match db.store.reservation(order).await.unwrap().unwrap().status {
+            ReservationStatus::Confirmed => sold += 1,
+            ReservationStatus::Released => released += 1,
+            ReservationStatus::Held => panic!("neither won"),
+        }
+    }
+    assert_eq!(sold + released, 20);
+    assert_eq!(accounted(&db, p.id).await, (100 - sold, 0, sold));
 }

@@ -43,6 +43,22 @@ pub trait UserStore: Send + Sync + 'static {
     /// The users among `ids`, in no particular order, in one query.
     async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<User>, StoreError>;
     async fn credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError>;
+    /// Whether `user` logged in from `address` at or after `since`.
+    async fn known_address(
+        &self,
+        user: Uuid,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records a successful login of `user` from `address` at `at`, and forgets the user's
+    /// addresses not seen since `forget_before`.
+    async fn remember_address(
+        &self,
+        user: Uuid,
+        address: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }

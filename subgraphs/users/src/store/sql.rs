@@ -1,6 +1,7 @@
 //! Users in PostgreSQL or SQLite: the same statements on both (see [`kit::sql`]).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use kit::db::StoreError;
 use kit::sql::{Pool, Row, placeholders, query};
 use sqlx::migrate::Migrator;
@@ -97,6 +98,54 @@ impl UserStore for SqlUserStore {
             .fetch_optional(query(sql).bind(email.as_str()))
             .await?;
         row.as_ref().map(credentials).transpose()
+    }
+
+    async fn known_address(
+        &self,
+        user: Uuid,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                query(
+                    "SELECT 1 AS known FROM login_addresses \
+                     WHERE user_id = $1 AND address = $2 AND last_login_at >= $3",
+                )
+                .bind(user)
+                .bind(address)
+                .bind(since),
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn remember_address(
+        &self,
+        user: Uuid,
+        address: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            query(
+                "INSERT INTO login_addresses (user_id, address, last_login_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, address) DO UPDATE SET last_login_at = excluded.last_login_at",
+            )
+            .bind(user)
+            .bind(address)
+            .bind(at),
+        )
+        .await?;
+        tx.execute(
+            query("DELETE FROM login_addresses WHERE user_id = $1 AND last_login_at < $2")
+                .bind(user)
+                .bind(forget_before),
+        )
+        .await?;
+        tx.commit().await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

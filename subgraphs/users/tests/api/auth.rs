@@ -163,3 +163,53 @@ async fn a_successful_login_resets_the_failure_count() {
     }
     assert_eq!(app.login_with(&right).await.status, StatusCode::OK);
 }
+
+/// An attacker with many addresses engages the account's back-off; the owner, from an address
+/// the account logged in from before, is not slowed down, even after a restart (the known
+/// addresses are in the database, not in the replica's memory).
+#[tokio::test]
+async fn a_known_address_logs_in_through_a_distributed_attack_and_a_restart() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.account("target@example.com").await;
+    let from = |last: u8| kit::http::ClientAddr(Some(std::net::IpAddr::from([203, 0, 113, last])));
+    let login = |accounts: std::sync::Arc<users::accounts::Accounts>,
+                 password: &'static str,
+                 at: u8| async move {
+        accounts
+            .login(
+                "target@example.com",
+                secrecy::SecretString::from(password),
+                from(at),
+            )
+            .await
+    };
+    login(app.state.accounts.clone(), "Test123!", 1)
+        .await
+        .expect("owner's first login");
+
+    // A restart: a fresh throttle over the same database.
+    let restarted = users::AppState::new(
+        app.db.store.clone(),
+        app.auth.issuer.clone(),
+        Default::default(),
+        2,
+    )
+    .unwrap();
+    let accounts = restarted.accounts.clone();
+    for attacker in 100..110 {
+        assert!(matches!(
+            login(accounts.clone(), "Guess123!", attacker).await,
+            Err(users::error::Error::InvalidCredentials)
+        ));
+    }
+    assert!(
+        matches!(
+            login(accounts.clone(), "Test123!", 200).await,
+            Err(users::error::Error::TooManyAttempts(_))
+        ),
+        "a new address waits out the back-off"
+    );
+    login(accounts, "Test123!", 1)
+        .await
+        .expect("the owner's known address is not slowed down");
+}

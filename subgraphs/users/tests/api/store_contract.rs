@@ -15,6 +15,7 @@ on_each_backend!([sqlite, postgres] {
     duplicate_emails_are_a_conflict,
     get_many_returns_only_existing_users,
     non_ascii_emails_are_found_whatever_their_case,
+    login_addresses_are_remembered_then_forgotten,
     unknown_users_are_absent,
 });
 
@@ -112,4 +113,69 @@ async fn unknown_users_are_absent(backend: Backend) {
             .is_none()
     );
     db.store.ping().await.unwrap();
+}
+
+async fn login_addresses_are_remembered_then_forgotten(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let user = db
+        .store
+        .insert(&new_user("known@example.com"))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let month_ago = now - chrono::Duration::days(30);
+    assert!(
+        !db.store
+            .known_address(user.id, "192.0.2.1", month_ago)
+            .await
+            .unwrap()
+    );
+    db.store
+        .remember_address(
+            user.id,
+            "192.0.2.1",
+            now - chrono::Duration::days(40),
+            month_ago,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !db.store
+            .known_address(user.id, "192.0.2.1", month_ago)
+            .await
+            .unwrap(),
+        "seen too long ago"
+    );
+    db.store
+        .remember_address(user.id, "192.0.2.1", now, month_ago)
+        .await
+        .unwrap();
+    db.store
+        .remember_address(user.id, "2001:db8::", now, month_ago)
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .known_address(user.id, "192.0.2.1", month_ago)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.store
+            .known_address(user.id, "2001:db8::", month_ago)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .known_address(user.id, "192.0.2.2", month_ago)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .known_address(Uuid::nil(), "192.0.2.1", month_ago)
+            .await
+            .unwrap()
+    );
 }
