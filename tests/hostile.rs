@@ -51,7 +51,8 @@ async fn fragment_bombs_are_refused_at_once_in_bounded_memory() {
         assert!(took < QUICK, "{levels} levels took {took:?}");
     }
     // Many at once, while the service keeps answering its liveness probe.
-    let bombs: Vec<_> = (0..200)
+    // (Fewer than one address may hold connections: more would be turned away, by design.)
+    let bombs: Vec<_> = (0..100)
         .map(|_| {
             let url = service.url("/graphql");
             tokio::spawn(async move {
@@ -255,13 +256,18 @@ async fn a_registration_flood_never_blocks_logins() {
             .entry(request.await.unwrap().expect("answered"))
             .or_insert(0) += 1;
     }
-    // Taken emails are refused before any hashing; one address may start ten registrations an
-    // hour (the first registration above was one of them), and those beyond the registration
-    // queue's room answer 503 at once, without touching the logins' queue.
+    // One address may start ten registrations an hour (the owner's above was one), a taken
+    // email counting like any other (so the check cannot enumerate accounts), and those turned
+    // away by a full registration queue (503) not counting; no registration ever hashed at the
+    // expense of the owner's logins above.
     let count = |status: u16| statuses.get(&status).copied().unwrap_or(0);
-    assert_eq!(count(409), 60, "{statuses:?}");
-    assert_eq!(count(201) + count(503), 9, "{statuses:?}");
-    assert_eq!(count(429), 51, "{statuses:?}");
+    assert!(count(201) + count(409) <= 9, "{statuses:?}");
+    assert!(count(201) + count(409) >= 1, "{statuses:?}");
+    assert_eq!(
+        count(201) + count(409) + count(503) + count(429),
+        120,
+        "{statuses:?}"
+    );
 }
 
 /// Finding 5: ~20,000 connections that sent half a request header stayed open until the

@@ -57,6 +57,8 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// Open connections at once; at the bound a new one evicts the longest-idle one.
     pub max_connections: usize,
+    /// Open connections one client address may hold (trusted proxies: any).
+    pub max_connections_per_address: usize,
     /// Proxies whose `X-Forwarded-For` names the client (the router, an ingress).
     pub trusted_proxies: crate::http::TrustedProxies,
     /// The GraphQL guard's limits and the playground's assets.
@@ -70,6 +72,7 @@ impl HttpConfig {
     /// Sized so that the worst case (every connection holding a full body and headers) fits a
     /// small container: about 1024 × 100 KiB.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
+    pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
 
     /// Defaults for a service listening on `port` on every interface.
     pub fn with_port(port: u16) -> Self {
@@ -79,13 +82,14 @@ impl HttpConfig {
             body_limit: Self::DEFAULT_BODY_LIMIT,
             header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: Self::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             trusted_proxies: crate::http::TrustedProxies::default(),
             graphql: crate::graphql::GraphqlConfig::default(),
         }
     }
 
     /// Reads `HOST`, `PORT`, `REQUEST_TIMEOUT_SECS`, `BODY_LIMIT_BYTES`,
-    /// `HEADER_TIMEOUT_SECS`, `MAX_CONNECTIONS`, `TRUSTED_PROXIES` and the GraphQL settings.
+    /// `HEADER_TIMEOUT_SECS`, `MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_ADDRESS`, `TRUSTED_PROXIES` and the GraphQL settings.
     pub fn from_env(default_port: u16) -> anyhow::Result<Self> {
         let defaults = Self::with_port(default_port);
         let host: IpAddr = parse_or("HOST", defaults.addr.ip())?;
@@ -96,13 +100,21 @@ impl HttpConfig {
     /// This config with every setting but the address read from the environment.
     pub fn overridden_from_env(self, host: IpAddr) -> anyhow::Result<Self> {
         let max_connections: usize = parse_or("MAX_CONNECTIONS", self.max_connections)?;
-        anyhow::ensure!(max_connections > 0, "MAX_CONNECTIONS must be at least 1");
+        let per_address: usize = parse_or(
+            "MAX_CONNECTIONS_PER_ADDRESS",
+            self.max_connections_per_address,
+        )?;
+        anyhow::ensure!(
+            max_connections > 0 && per_address > 0,
+            "MAX_CONNECTIONS and MAX_CONNECTIONS_PER_ADDRESS must be at least 1"
+        );
         Ok(Self {
             addr: SocketAddr::new(host, self.addr.port()),
             request_timeout: seconds_or("REQUEST_TIMEOUT_SECS", self.request_timeout)?,
             body_limit: parse_or("BODY_LIMIT_BYTES", self.body_limit)?,
             header_timeout: seconds_or("HEADER_TIMEOUT_SECS", self.header_timeout)?,
             max_connections,
+            max_connections_per_address: per_address,
             trusted_proxies: match var("TRUSTED_PROXIES") {
                 Some(list) => crate::http::TrustedProxies::parse(&list)?,
                 None => self.trusted_proxies,

@@ -186,6 +186,8 @@ async fn on_timeout(err: BoxError) -> ApiError {
 ///   connection, each with its own buffers, are memory a client could pin for free);
 /// - a connection must deliver a request's headers within `header_timeout`, also while it idles
 ///   between keep-alive requests, and headers may not exceed [`MAX_HEADER_BYTES`];
+/// - one client address may hold at most `max_per_address` connections (trusted proxies any):
+///   beyond that, its newest connection makes room among its own;
 /// - at most `max_connections` are open at once. At that bound a new connection evicts the one
 ///   that has been idle longest; if none is idle, the one whose request has run longest, if that
 ///   is over [`SLOW_REQUEST`] (a client trickling its body); else the newcomer is closed.
@@ -196,7 +198,7 @@ pub async fn serve(
     config: ConnectionLimits,
 ) -> std::io::Result<()> {
     raise_open_files_limit();
-    let connections = Arc::new(Connections::new(config.max_connections));
+    let connections = Arc::new(Connections::new(&config));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -218,7 +220,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(slot) = connections.admit() else {
+        let Some(slot) = connections.admit(peer.ip()) else {
             tracing::warn!(%peer, "connection refused: every connection is busy");
             continue;
         };
@@ -277,7 +279,7 @@ pub async fn serve(
 
 /// The most a request's line and headers may take; a connection holding more is answered 431
 /// and closed. Hyper's default (about 400 KiB) let each slow connection pin that much.
-pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// A request running longer than this may lose its connection to a newcomer when every
 /// connection is busy: normal requests take milliseconds; a trickled body takes until the
@@ -285,10 +287,13 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub const SLOW_REQUEST: Duration = Duration::from_secs(2);
 
 /// How long a connection may take to send headers, and how many may be open at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
     pub header_timeout: Duration,
     pub max_connections: usize,
+    /// Connections one client address (IPv6: its /64) may hold; trusted proxies may hold any.
+    pub max_per_address: usize,
+    pub trusted: TrustedProxies,
 }
 
 impl From<&HttpConfig> for ConnectionLimits {
@@ -296,6 +301,8 @@ impl From<&HttpConfig> for ConnectionLimits {
         Self {
             header_timeout: config.header_timeout,
             max_connections: config.max_connections,
+            max_per_address: config.max_connections_per_address,
+            trusted: config.trusted_proxies.clone(),
         }
     }
 }
@@ -325,6 +332,8 @@ fn raise_open_files_limit() {
 /// The open connections, for the bound on how many there are.
 struct Connections {
     limit: usize,
+    per_address: usize,
+    trusted: TrustedProxies,
     open: Mutex<HashMap<u64, Arc<ConnectionState>>>,
     next_id: AtomicU64,
     epoch: std::time::Instant,
@@ -338,6 +347,8 @@ struct ConnectionState {
     last_active: AtomicU64,
     /// When the running requests started (the connection became busy), in ms since `epoch`.
     busy_since: AtomicU64,
+    /// The client's [`address_group`].
+    group: IpAddr,
     epoch: std::time::Instant,
     evicted: tokio::sync::Notify,
 }
@@ -385,9 +396,11 @@ impl Drop for Slot {
 }
 
 impl Connections {
-    fn new(limit: usize) -> Self {
+    fn new(limits: &ConnectionLimits) -> Self {
         Self {
-            limit: limit.max(1),
+            limit: limits.max_connections.max(1),
+            per_address: limits.max_per_address.max(1),
+            trusted: limits.trusted.clone(),
             open: Mutex::default(),
             next_id: AtomicU64::new(0),
             epoch: std::time::Instant::now(),
@@ -400,26 +413,45 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A place for a new connection. At the bound it evicts the longest-idle connection, else
-    /// the one whose request has run longest if that is over [`SLOW_REQUEST`]; `None` when every
-    /// connection is running a request that started recently.
-    fn admit(self: &Arc<Self>) -> Option<Slot> {
+    /// A connection to give up for a newcomer, among those `eligible`: the longest-idle one,
+    /// else the one whose request has run longest if that is over [`SLOW_REQUEST`].
+    fn victim(
+        &self,
+        open: &HashMap<u64, Arc<ConnectionState>>,
+        eligible: impl Fn(&ConnectionState) -> bool,
+    ) -> Option<u64> {
+        let idle = open
+            .iter()
+            .filter(|(_, c)| eligible(c) && c.in_flight.load(Ordering::Relaxed) == 0)
+            .min_by_key(|(_, c)| c.last_active.load(Ordering::Relaxed))
+            .map(|(id, _)| *id);
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let slow_before = now.saturating_sub(SLOW_REQUEST.as_millis() as u64);
+        idle.or_else(|| {
+            open.iter()
+                .filter(|(_, c)| eligible(c))
+                .map(|(id, c)| (*id, c.busy_since.load(Ordering::Relaxed)))
+                .filter(|(_, since)| *since < slow_before)
+                .min_by_key(|(_, since)| *since)
+                .map(|(id, _)| id)
+        })
+    }
+
+    /// A place for a connection from `peer`. When that address already holds its share, one of
+    /// its own connections makes room (so one client can never crowd out the others); at the
+    /// overall bound, anyone's. `None` when no connection can give way.
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Slot> {
+        let group = address_group(peer);
+        let capped = !self.trusted.trusts(peer.to_canonical());
         let mut open = self.lock();
-        if open.len() >= self.limit {
-            let idle = open
-                .iter()
-                .filter(|(_, c)| c.in_flight.load(Ordering::Relaxed) == 0)
-                .min_by_key(|(_, c)| c.last_active.load(Ordering::Relaxed))
-                .map(|(id, _)| *id);
-            let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let slow_before = now.saturating_sub(SLOW_REQUEST.as_millis() as u64);
-            let victim = idle.or_else(|| {
-                open.iter()
-                    .map(|(id, c)| (*id, c.busy_since.load(Ordering::Relaxed)))
-                    .filter(|(_, since)| *since < slow_before)
-                    .min_by_key(|(_, since)| *since)
-                    .map(|(id, _)| id)
-            })?;
+        let mine = |c: &ConnectionState| c.group == group;
+        let at_share = capped && open.values().filter(|c| mine(c)).count() >= self.per_address;
+        if at_share || open.len() >= self.limit {
+            let victim = if at_share {
+                self.victim(&open, mine)?
+            } else {
+                self.victim(&open, |_| true)?
+            };
             if let Some(state) = open.remove(&victim) {
                 state.evicted.notify_one();
             }
@@ -430,6 +462,7 @@ impl Connections {
             last_active: AtomicU64::new(0),
             busy_since: AtomicU64::new(0),
             epoch: self.epoch,
+            group,
             evicted: tokio::sync::Notify::new(),
         });
         state.touch();
@@ -439,6 +472,15 @@ impl Connections {
             state,
             connections: self.clone(),
         })
+    }
+}
+
+/// The address a client is counted by: IPv4 addresses as they are, IPv6 ones by their /64 (one
+/// host is usually given a whole /64, so counting single addresses would not bind it).
+pub fn address_group(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
     }
 }
 
@@ -631,6 +673,8 @@ mod tests {
         let limits = ConnectionLimits {
             header_timeout,
             max_connections,
+            max_per_address: max_connections,
+            trusted: TrustedProxies::default(),
         };
         let app = hello();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -722,6 +766,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_address_makes_room_among_its_own_connections() {
+        let serve_with = |trusted: &str| {
+            let trusted = TrustedProxies::parse(trusted).unwrap();
+            async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let limits = ConnectionLimits {
+                    header_timeout: Duration::from_secs(60),
+                    max_connections: 100,
+                    max_per_address: 3,
+                    trusted,
+                };
+                let app = finish(hello(), &HttpConfig::with_port(0));
+                tokio::spawn(serve(listener, app, std::future::pending(), limits));
+                addr
+            }
+        };
+        let addr = serve_with("").await;
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(half_open(addr).await);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let response = client()
+            .unwrap()
+            .get(format!("http://{addr}/hello"))
+            .send()
+            .await
+            .expect("served: it took the place of its own oldest connection");
+        assert_eq!(response.status(), 200);
+        assert!(closed_within(&mut held[0], Duration::from_secs(2)).await);
+        assert!(!closed_within(&mut held[2], Duration::from_millis(300)).await);
+
+        // A trusted proxy (the router) carries many clients: it may hold any number.
+        let addr = serve_with("127.0.0.1").await;
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            held.push(half_open(addr).await);
+        }
+        for stream in &mut held {
+            assert!(!closed_within(stream, Duration::from_millis(100)).await);
+        }
+    }
+
+    #[tokio::test]
     async fn a_connection_running_a_recent_request_is_never_evicted() {
         let addr = spawn_server(Duration::from_secs(60), 1).await;
         let busy = tokio::spawn(client().unwrap().get(format!("http://{addr}/slow")).send());
@@ -748,6 +837,8 @@ mod tests {
         let limits = ConnectionLimits {
             header_timeout: Duration::from_secs(60),
             max_connections: 2,
+            max_per_address: 2,
+            trusted: TrustedProxies::default(),
         };
         tokio::spawn(serve(
             listener,

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use kit::auth::{AccessToken, Caller, Role, TokenIssuer};
+use kit::auth::{AccessToken, Caller, Role, ServiceCaller, TokenIssuer};
 use kit::db::StoreError;
 use kit::http::ClientAddr;
 use secrecy::{ExposeSecret, SecretString};
@@ -60,14 +60,23 @@ impl Accounts {
         registration: Registration,
         client: ClientAddr,
     ) -> Result<User, Error> {
-        if self.store.credentials(&registration.email).await?.is_some() {
-            return Err(Error::EmailTaken);
-        }
-        self.throttle
+        // Throttled first, so that the check below cannot enumerate accounts for free.
+        let slot = self
+            .throttle
             .register(address_key(client.0))
             .map_err(Error::TooManyAttempts)?;
-        self.create(registration, Role::Customer, Priority::Registration)
-            .await
+        if self.store.credentials(&registration.email).await?.is_some() {
+            slot.used();
+            return Err(Error::EmailTaken);
+        }
+        // A registration turned away by a full hashing queue drops `slot` unused: not counted.
+        let created = self
+            .create(registration, Role::Customer, Priority::Registration)
+            .await;
+        if !matches!(created, Err(Error::Busy)) {
+            slot.used();
+        }
+        created
     }
 
     async fn create(
@@ -139,7 +148,12 @@ impl Accounts {
             .begin(&throttle_key, address, known)
             .map_err(Error::TooManyAttempts)?;
         // From here every early return drops `attempt`, which releases it unrecorded.
-        let matches = verify_password(password, hash).await?;
+        let priority = if known {
+            Priority::KnownLogin
+        } else {
+            Priority::Login
+        };
+        let matches = verify_password(password, hash, priority).await?;
         match user {
             Some(user) if matches => {
                 attempt.succeeded();
@@ -171,6 +185,11 @@ impl Accounts {
         if !caller.can_act_for(id) {
             return Err(Error::NotFound);
         }
+        self.store.get(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// For the other services: the account with `id`.
+    pub async fn summary(&self, _service: &ServiceCaller, id: Uuid) -> Result<User, Error> {
         self.store.get(id).await?.ok_or(Error::NotFound)
     }
 
@@ -246,8 +265,9 @@ impl Accounts {
 /// ~50 ms, so more at once only adds latency, and spreading hashes over the shared blocking pool
 /// let every thread grow its own allocator arena (4 GiB under a login burst, measured with
 /// scripts/bench.sh). The queues are bounded: when one is full, its callers answer 503 at once
-/// instead of piling up work nobody will wait for. Logins have their own queue and go first, so
-/// a flood of registrations can never keep an owner from logging in.
+/// instead of piling up work nobody will wait for. Logins from addresses the account logged in
+/// from before go first, then other logins, then registrations: a flood of strangers' logins or
+/// of registrations never keeps an owner from logging in.
 struct HashingPool {
     queues: std::sync::Mutex<Queues>,
     ready: std::sync::Condvar,
@@ -258,18 +278,21 @@ type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct Queues {
+    known_logins: std::collections::VecDeque<Job>,
     logins: std::collections::VecDeque<Job>,
     registrations: std::collections::VecDeque<Job>,
 }
 
-/// Which queue a hash waits in.
+/// Which queue a hash waits in, first served first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Priority {
+    KnownLogin,
     Login,
     Registration,
 }
 
-/// Hashes waiting per hashing thread before logins (registrations) are turned away.
+/// Hashes waiting per hashing thread before a queue's callers are turned away.
+const QUEUED_KNOWN_LOGINS_PER_THREAD: usize = 16;
 const QUEUED_LOGINS_PER_THREAD: usize = 32;
 const QUEUED_REGISTRATIONS_PER_THREAD: usize = 4;
 
@@ -294,6 +317,7 @@ impl HashingPool {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (queue, capacity) = match priority {
+            Priority::KnownLogin => (&mut queues.known_logins, QUEUED_KNOWN_LOGINS_PER_THREAD),
             Priority::Login => (&mut queues.logins, QUEUED_LOGINS_PER_THREAD),
             Priority::Registration => (&mut queues.registrations, QUEUED_REGISTRATIONS_PER_THREAD),
         };
@@ -312,8 +336,9 @@ impl HashingPool {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         loop {
             if let Some(job) = queues
-                .logins
+                .known_logins
                 .pop_front()
+                .or_else(|| queues.logins.pop_front())
                 .or_else(|| queues.registrations.pop_front())
             {
                 return job;
@@ -401,8 +426,12 @@ async fn hash_password(password: Password, priority: Priority) -> Result<String,
 
 /// Checks `password` against `hash`; without a hash (unknown email) against a dummy one, so both
 /// take as long.
-async fn verify_password(password: SecretString, hash: Option<String>) -> Result<bool, Error> {
-    hashing("verify", Priority::Login, move || {
+async fn verify_password(
+    password: SecretString,
+    hash: Option<String>,
+    priority: Priority,
+) -> Result<bool, Error> {
+    hashing("verify", priority, move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;

@@ -100,13 +100,7 @@ impl LoginLimits {
 /// IPv6 ones by their /64 (one host usually holds a whole /64, so per-address rules would
 /// otherwise not bind it). `None`: no address known (in-process calls).
 pub fn address_key(ip: Option<IpAddr>) -> Option<IpAddr> {
-    ip.map(|ip| match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
-    })
+    ip.map(kit::http::address_group)
 }
 
 /// Events within the window and attempts still in progress.
@@ -284,9 +278,11 @@ impl LoginThrottle {
         })
     }
 
-    /// Counts a registration from `address` (an [`address_key`]), or `Err(wait)` when the
-    /// address started too many within the registration window. Each costs a password hash.
-    pub fn register(&self, address: Option<IpAddr>) -> Result<(), Duration> {
+    /// Reserves a registration from `address` (an [`address_key`]), or `Err(wait)` when the
+    /// address started too many within the registration window (reserved ones included). The
+    /// reservation counts once [`RegistrationSlot::used`]; dropped unused (the hashing queue was
+    /// full), it is released.
+    pub fn register(&self, address: Option<IpAddr>) -> Result<RegistrationSlot, Duration> {
         let l = &self.limits;
         let now = Instant::now();
         let horizon = now.checked_sub(l.registration_window);
@@ -301,13 +297,38 @@ impl LoginThrottle {
         }) {
             return Err(l.registration_window);
         }
-        state
-            .registrations
-            .entry(address)
-            .or_default()
-            .events
-            .push_back(now);
-        Ok(())
+        state.registrations.entry(address).or_default().pending += 1;
+        Ok(RegistrationSlot {
+            address,
+            state: self.state.clone(),
+            used: false,
+        })
+    }
+}
+
+/// A reserved registration; see [`LoginThrottle::register`].
+pub struct RegistrationSlot {
+    address: Option<IpAddr>,
+    state: Arc<Mutex<State>>,
+    used: bool,
+}
+
+impl RegistrationSlot {
+    /// The registration was checked (created, or refused for a taken email): it counts.
+    pub fn used(mut self) {
+        self.used = true;
+    }
+}
+
+impl Drop for RegistrationSlot {
+    fn drop(&mut self) {
+        let mut state = lock(&self.state);
+        if let Some(counter) = state.registrations.get_mut(&self.address) {
+            counter.settle(self.used, Instant::now());
+            if counter.is_idle() {
+                state.registrations.remove(&self.address);
+            }
+        }
     }
 }
 
@@ -506,13 +527,21 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn registrations_are_limited_per_address() {
         let throttle = LoginThrottle::new(limits());
-        throttle.register(A).unwrap();
-        throttle.register(A).unwrap();
+        throttle.register(A).unwrap().used();
+        // Turned away before hashing (the queue was full): released, not counted.
+        drop(throttle.register(A).unwrap());
+        let pending = throttle.register(A).unwrap();
+        assert!(
+            throttle.register(A).is_err(),
+            "reserved ones count while they run"
+        );
+        pending.used();
         assert_eq!(throttle.register(A).err(), Some(Duration::from_secs(600)));
         throttle
             .register(B)
-            .expect("other addresses are not affected");
+            .expect("other addresses are not affected")
+            .used();
         tokio::time::advance(Duration::from_secs(600)).await;
-        throttle.register(A).expect("aged out");
+        throttle.register(A).expect("aged out").used();
     }
 }

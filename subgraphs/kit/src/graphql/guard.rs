@@ -216,15 +216,14 @@ impl Guard {
     }
 }
 
-/// One pass over the bytes: refuses documents with more than `max_tokens` tokens or brackets
-/// nested deeper than `max_nesting`. Strings, block strings and comments are skipped as the
+/// One pass over the bytes: refuses documents with more than `max_tokens` tokens, brackets
+/// nested deeper than `max_nesting`, or a block string that is never closed. Strings, block strings and comments are skipped as the
 /// parser reads them, so brackets inside them do not count; anything the parser would reject
 /// may be counted generously, since the parser stops there.
 pub fn scan(source: &str, limits: &Limits) -> Result<Lexed, Refusal> {
     let bytes = source.as_bytes();
     let (mut at, mut nesting, mut tokens) = (0usize, 0usize, 0usize);
     let mut deepest = 0;
-    let mut block_strings = BlockStrings::default();
     while at < bytes.len() {
         let rest = &bytes[at..];
         let token = match rest[0] {
@@ -243,13 +242,14 @@ pub fn scan(source: &str, limits: &Limits) -> Result<Lexed, Refusal> {
                     .unwrap_or(rest.len());
                 false
             }
-            // A block string only if it is closed: otherwise the parser backtracks and reads
-            // `""` as an empty string, and goes on parsing (brackets included) after it.
+            // An unclosed block string is refused: the parser would backtrack, read `""` as an
+            // empty string and parse on (brackets included), retrying a block string at every
+            // later `"""` and scanning to the end each time, which is quadratic. No client
+            // sends one.
             b'"' if rest.starts_with(b"\"\"\"") => {
-                at = match block_strings.end(bytes, at + 3) {
-                    Some(end) => end,
-                    None => at + 2,
-                };
+                at = block_string_end(bytes, at + 3).ok_or_else(|| {
+                    Refusal::Syntax("a block string (\"\"\") is never closed".to_owned())
+                })?;
                 true
             }
             b'"' => {
@@ -334,48 +334,21 @@ fn string_len(bytes: &[u8]) -> usize {
     bytes.len()
 }
 
-/// Finds where block strings end, in linear time over the whole document however many
-/// unclosed `"""` it holds. From a given byte the parser's walk through block string content is
-/// deterministic (one byte, or four for the escape `\"""`), so a walk that reaches a byte an
-/// earlier walk crossed without finding a closing `"""` cannot find one either: such bytes are
-/// marked and never walked again.
-#[derive(Default)]
-struct BlockStrings {
-    dead_end: Vec<bool>,
-}
-
-impl BlockStrings {
-    /// The byte after the closing `"""` of a block string whose content starts at `start`, or
-    /// `None` when it is never closed.
-    fn end(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
-        let step = |at: usize| -> Result<usize, usize> {
-            let rest = &bytes[at..];
-            if rest.starts_with(b"\\\"\"\"") {
-                Ok(at + 4)
-            } else if rest.starts_with(b"\"\"\"") {
-                Err(at + 3)
-            } else {
-                Ok(at + 1)
-            }
-        };
-        let mut at = start;
-        while at < bytes.len() && !self.dead_end.get(at).copied().unwrap_or(false) {
-            match step(at) {
-                Ok(next) => at = next,
-                Err(end) => return Some(end),
-            }
+/// The byte after the closing `"""` of a block string whose content starts at `start`, walking
+/// it as the parser does (one byte, or four for the escape `\"""`); `None` if never closed.
+fn block_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.starts_with(b"\\\"\"\"") {
+            at += 4;
+        } else if rest.starts_with(b"\"\"\"") {
+            return Some(at + 3);
+        } else {
+            at += 1;
         }
-        // No closing quotes: mark the walk, so later walks that join it stop at once.
-        if self.dead_end.is_empty() {
-            self.dead_end = vec![false; bytes.len()];
-        }
-        let mut at = start;
-        while at < bytes.len() && !self.dead_end[at] {
-            self.dead_end[at] = true;
-            at = step(at).unwrap_or(bytes.len());
-        }
-        None
     }
+    None
 }
 
 /// What a document costs, with fragments expanded. All counts saturate.
