@@ -22,6 +22,35 @@ if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
   fi
 fi
 
+# A MongoDB-protocol server for the cart and orders contract suites: SecantusDB (GPL, from PyPI),
+# installed into a venv of its own and run as a separate, test-only process on a free port.
+# Without it those suites fail loudly rather than being skipped.
+if [[ -z "${TEST_MONGODB_URL:-}" ]]; then
+  mongo_venv=.venv-mongo
+  if ! cmp -s scripts/mongo-test-server.txt "$mongo_venv/.requirements" 2>/dev/null; then
+    echo "==> installing the MongoDB test server (SecantusDB) into $mongo_venv"
+    python3 -m venv "$mongo_venv"
+    "$mongo_venv/bin/pip" install --quiet --disable-pip-version-check --pre -r scripts/mongo-test-server.txt
+    cp scripts/mongo-test-server.txt "$mongo_venv/.requirements"
+  fi
+  mongo_home=$(mktemp -d)
+  # Its own empty folder and HOME, so no stray secantusd.toml is read.
+  (cd "$mongo_home" && HOME="$mongo_home" exec "$OLDPWD/$mongo_venv/bin/secantusd-py" \
+    --host 127.0.0.1 --port 0 --storage-path :memory:) >"$mongo_home/server.log" 2>&1 &
+  mongo_pid=$!
+  stop_mongo() { kill "$mongo_pid" 2>/dev/null && wait "$mongo_pid" 2>/dev/null; rm -rf "$mongo_home"; }
+  trap stop_mongo EXIT
+  for _ in $(seq 1 300); do
+    mongo_port=$(grep -oE 'listening on 127\.0\.0\.1:[0-9]+' "$mongo_home/server.log" | grep -oE '[0-9]+$' || true)
+    [[ -n "$mongo_port" ]] && break
+    kill -0 "$mongo_pid" 2>/dev/null || { cat "$mongo_home/server.log" >&2; die "the MongoDB test server did not start"; }
+    sleep 0.2
+  done
+  [[ -n "$mongo_port" ]] || die "the MongoDB test server did not say where it listens"
+  export TEST_MONGODB_URL="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
+fi
+echo "==> MongoDB (test server): $TEST_MONGODB_URL"
+
 # The GraphiQL playground's pinned npm packages, so the test of their SRI hashes (and a
 # playground without internet) has the real files. npm verifies each tarball's integrity.
 graphiql_dir=.cache/graphiql
@@ -41,7 +70,7 @@ export GRAPHIQL_ASSETS_DIR="$PWD/$graphiql_dir/node_modules"
 echo "==> PostgreSQL: $(psql -Atc 'select version()' 2>/dev/null || echo "${TEST_DATABASE_URL:-unknown}")"
 echo "==> cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; declare -F stop_mongo >/dev/null && stop_mongo' EXIT
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 
 # A filtered run (extra args) stops here; a full run also checks coverage and the walkthrough.

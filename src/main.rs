@@ -101,7 +101,8 @@ async fn serve(service: &str, app: axum::Router, config: &HttpConfig) -> anyhow:
 
 async fn serve_users() -> anyhow::Result<()> {
     let config = users::Config::from_env()?;
-    let state = users::AppState::from_config(&config).await?;
+    let service_auth = Arc::new(ServiceAuth::from_env(users::SERVICE)?);
+    let state = users::AppState::from_config(&config, service_auth).await?;
     serve(
         users::SERVICE,
         users::app(state, &config.http),
@@ -178,7 +179,11 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     // One process: the services share the verifying key and a service secret made for this run.
     let verifier = Arc::new(TokenVerifier::with_keys(&[public], &settings)?);
     let service_secret = ServiceAuth::generate_secret();
-    let users_state = users::AppState::from_config(&users_config).await?;
+    let users_state = users::AppState::from_config(
+        &users_config,
+        Arc::new(ServiceAuth::new(users::SERVICE, &service_secret)?),
+    )
+    .await?;
     let products_store = products::store::open(&products_config.database).await?;
     products::demo::seed(products_store.as_ref()).await?;
     let products_state = products::AppState::new(

@@ -221,7 +221,8 @@ impl From<Failure> for ApiError {
 macro_rules! service_error {
     ($error:ty) => {
         $crate::service_error!(@from $error: $crate::error::Invalid, $crate::auth::AuthError,
-            $crate::ApiError, $crate::db::StoreError, $crate::__private::anyhow::Error);
+            $crate::ApiError, $crate::db::StoreError, $crate::peers::PeerError,
+            $crate::__private::anyhow::Error);
 
         impl $crate::__private::axum::response::IntoResponse for $error {
             fn into_response(self) -> $crate::__private::axum::response::Response {

@@ -43,16 +43,42 @@ fn postgres_admin_options() -> PgConnectOptions {
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mongodb,
 }
 
 impl Backend {
-    /// The backend a test module is named after (`sqlite`, `postgres`).
+    /// The backend a test module is named after (`sqlite`, `postgres`, `mongodb`).
     pub fn named(name: &str) -> Self {
         match name {
             "sqlite" => Backend::Sqlite,
             "postgres" => Backend::Postgres,
+            "mongodb" => Backend::Mongodb,
             other => panic!("no test backend called {other}"),
         }
+    }
+
+    /// A fresh MongoDB database for one test, on the server `TEST_MONGODB_URL` names
+    /// (`scripts/test.sh` starts one). Without it the test fails loudly.
+    pub async fn mongo(self) -> mongodb::Database {
+        assert_eq!(self, Backend::Mongodb, "not a MongoDB backend");
+        let url = crate::config::var("TEST_MONGODB_URL").unwrap_or_else(|| {
+            panic!(
+                "\n\nMongoDB tests need a server and none is configured.\n\
+                 Run the test suite with ./scripts/test.sh (it starts a SecantusDB test server),\n\
+                 or set TEST_MONGODB_URL=mongodb://host:port/?directConnection=true.\n"
+            )
+        });
+        let url = crate::config::DatabaseUrl::parse(&url).expect("TEST_MONGODB_URL");
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let db = crate::mongo::connect(&url, &name)
+            .await
+            .expect("MongoDB client");
+        // The URL may name a database; every test gets its own all the same.
+        let db = db.client().database(&name);
+        crate::mongo::ping(&db)
+            .await
+            .unwrap_or_else(|err| panic!("\n\ncannot reach the test MongoDB server: {err:?}\n"));
+        db
     }
 
     /// A fresh SQL database for one test.
@@ -69,6 +95,7 @@ impl Backend {
                 pool: crate::sql::Pool::Postgres(postgres_pool().await),
                 _dir: None,
             },
+            Backend::Mongodb => panic!("MongoDB is not a SQL backend"),
         }
     }
 }

@@ -14,7 +14,9 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use kit::auth::{JwkSet, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer};
+use kit::auth::{
+    JwkSet, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer,
+};
 use kit::config::{DatabaseUrl, HttpConfig};
 use kit::db::StoreError;
 use secrecy::SecretString;
@@ -73,6 +75,7 @@ impl Config {
 pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub verifier: Arc<TokenVerifier>,
+    pub service_auth: Arc<ServiceAuth>,
     pub schema: UsersSchema,
     pub jwks: Arc<JwkSet>,
 }
@@ -83,6 +86,7 @@ impl AppState {
         issuer: Arc<TokenIssuer>,
         login_limits: throttle::LoginLimits,
         hashing_threads: usize,
+        service_auth: Arc<ServiceAuth>,
     ) -> anyhow::Result<Self> {
         let public = issuer.public_key().clone();
         let verifier = TokenVerifier::with_keys(std::slice::from_ref(&public), issuer.settings())?;
@@ -92,6 +96,7 @@ impl AppState {
             schema: graphql::schema(accounts.clone()),
             accounts,
             verifier: Arc::new(verifier),
+            service_auth,
             jwks: Arc::new(JwkSet {
                 keys: vec![public.jwk()],
             }),
@@ -99,7 +104,10 @@ impl AppState {
     }
 
     /// Opens the store, loads the signing key and bootstraps the admin.
-    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+    pub async fn from_config(
+        config: &Config,
+        service_auth: Arc<ServiceAuth>,
+    ) -> anyhow::Result<Self> {
         tracing::info!(database = %config.database.redacted(), "opening users store");
         let store = store::open(&config.database)
             .await
@@ -118,6 +126,7 @@ impl AppState {
             Arc::new(TokenIssuer::new(key, config.tokens.clone())),
             config.login_limits,
             config.hashing_threads,
+            service_auth,
         )?;
         if let Some(admin) = &config.admin {
             state

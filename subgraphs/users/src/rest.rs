@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use kit::auth::{Caller, JwkSet, Role};
+use kit::auth::{Caller, JwkSet, Role, ServiceCaller};
 use kit::extract::{Json, Path};
 use kit::http::ClientAddr;
+use kit::peers::users::UserSummary;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/users/me", get(me))
         .route("/api/users/{user_id}", get(profile))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/internal/users/{user_id}", get(summary))
 }
 
 #[derive(Deserialize)]
@@ -117,6 +119,19 @@ async fn profile(
     Path(user_id): Path<Uuid>,
 ) -> Result<Json<UserView>, Error> {
     Ok(Json(state.accounts.profile(&caller, user_id).await?.into()))
+}
+
+/// Internal: that an account exists, and its role (cart and orders check users with it).
+async fn summary(
+    State(state): State<AppState>,
+    service: ServiceCaller,
+    Path(user_id): Path<Uuid>,
+) -> Result<Json<UserSummary>, Error> {
+    let user = state.accounts.summary(&service, user_id).await?;
+    Ok(Json(UserSummary {
+        id: user.id,
+        role: user.role,
+    }))
 }
 
 async fn jwks(State(jwks): State<Arc<JwkSet>>) -> Json<JwkSet> {

@@ -193,6 +193,7 @@ async fn a_known_address_logs_in_through_a_distributed_attack_and_a_restart() {
         app.auth.issuer.clone(),
         Default::default(),
         2,
+        app.auth.service.clone(),
     )
     .unwrap();
     let accounts = restarted.accounts.clone();

@@ -1,0 +1,176 @@
+//! REST routes: `/api/cart/...` for customers, and the internal routes orders calls at checkout.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use kit::auth::{Caller, ServiceCaller};
+use kit::extract::{Json, Path, Query};
+use kit::money::Amount;
+use kit::peers::cart::{CartContents, CartLine};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::PricedCart;
+use crate::error::Error;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/cart", post(add))
+        .route("/api/cart/{user_id}", get(view).delete(clear))
+        .route(
+            "/api/cart/{user_id}/items/{product_id}",
+            put(set_quantity).delete(remove),
+        )
+        .route("/internal/carts/{user_id}", get(contents))
+        .route("/internal/carts/{user_id}/clear", post(clear_if_unchanged))
+}
+
+/// A cart as the API shows it: current prices, line totals and the subtotal of what can be
+/// bought (lines whose product is gone or no longer sold say so and count for nothing).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CartView {
+    user_id: Uuid,
+    items: Vec<CartItemView>,
+    item_count: i64,
+    subtotal: Amount,
+    currency: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CartItemView {
+    product_id: Uuid,
+    name: Option<String>,
+    price: Option<Amount>,
+    quantity: i32,
+    line_total: Option<Amount>,
+    available: bool,
+}
+
+impl From<PricedCart> for CartView {
+    fn from(cart: PricedCart) -> Self {
+        Self {
+            user_id: cart.cart.user_id,
+            item_count: cart.item_count(),
+            subtotal: Amount(cart.subtotal_minor()),
+            currency: cart.currency().map(str::to_owned),
+            items: cart
+                .items
+                .iter()
+                .map(|item| CartItemView {
+                    product_id: item.product_id,
+                    name: item.product.as_ref().map(|p| p.name.clone()),
+                    price: item.product.as_ref().map(|p| p.price),
+                    quantity: item.quantity,
+                    line_total: item.line_total_minor().map(Amount),
+                    available: item.product.is_some(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AddBody {
+    user_id: Uuid,
+    product_id: Uuid,
+    quantity: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuantityBody {
+    quantity: i64,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<AddBody>,
+) -> Result<Json<CartView>, Error> {
+    let cart = state
+        .carts
+        .add(&caller, body.user_id, body.product_id, body.quantity)
+        .await?;
+    Ok(Json(cart.into()))
+}
+
+async fn view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<Uuid>,
+) -> Result<Json<CartView>, Error> {
+    Ok(Json(state.carts.view(&caller, user_id).await?.into()))
+}
+
+async fn set_quantity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user_id, product_id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<QuantityBody>,
+) -> Result<Json<CartView>, Error> {
+    let cart = state
+        .carts
+        .set_quantity(&caller, user_id, product_id, body.quantity)
+        .await?;
+    Ok(Json(cart.into()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user_id, product_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<CartView>, Error> {
+    let cart = state.carts.remove(&caller, user_id, product_id).await?;
+    Ok(Json(cart.into()))
+}
+
+async fn clear(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<Uuid>,
+) -> Result<Json<CartView>, Error> {
+    Ok(Json(state.carts.clear(&caller, user_id).await?.into()))
+}
+
+async fn contents(
+    State(state): State<AppState>,
+    service: ServiceCaller,
+    Path(user_id): Path<Uuid>,
+) -> Result<Json<CartContents>, Error> {
+    let cart = state.carts.contents(&service, user_id).await?;
+    Ok(Json(CartContents {
+        user_id,
+        version: cart.version,
+        items: cart
+            .items
+            .iter()
+            .map(|i| CartLine {
+                product_id: i.product_id,
+                quantity: i.quantity,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionParams {
+    version: i64,
+}
+
+async fn clear_if_unchanged(
+    State(state): State<AppState>,
+    service: ServiceCaller,
+    Path(user_id): Path<Uuid>,
+    Query(params): Query<VersionParams>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let cleared = state
+        .carts
+        .clear_if_unchanged(&service, user_id, params.version)
+        .await?;
+    Ok(Json(serde_json::json!({ "cleared": cleared })))
+}

@@ -1,0 +1,71 @@
+//! Where carts live: the trait, and its adapters on MongoDB (production: one document per user,
+//! changed only by atomic update operators) and SQLite (the laptop default); both pass the
+//! contract in `tests/api/store_contract.rs`.
+
+mod mongo;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kit::config::DatabaseUrl;
+use kit::db::StoreError;
+use uuid::Uuid;
+
+use crate::domain::{Cart, Quantity};
+
+pub use mongo::MongoCartStore;
+pub use sql::SqlCartStore;
+
+/// What adding to a cart did. Anything but `Added` wrote nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added(Cart),
+    /// The line would hold more than [`crate::domain::MAX_QUANTITY`]; it holds `current`.
+    LineFull {
+        current: i32,
+    },
+    /// The cart already holds [`crate::domain::MAX_LINES`] other products.
+    CartFull,
+}
+
+#[async_trait]
+pub trait CartStore: Send + Sync + 'static {
+    /// The user's cart; an empty one if they never added anything.
+    async fn get(&self, user: Uuid) -> Result<Cart, StoreError>;
+    /// Adds `quantity` of `product`, to its line if the cart has one, in one atomic write.
+    async fn add(
+        &self,
+        user: Uuid,
+        product: Uuid,
+        quantity: Quantity,
+    ) -> Result<AddOutcome, StoreError>;
+    /// Sets a line's quantity; `None` when the product is not in the cart.
+    async fn set_quantity(
+        &self,
+        user: Uuid,
+        product: Uuid,
+        quantity: Quantity,
+    ) -> Result<Option<Cart>, StoreError>;
+    /// Removes a line; `None` when the product is not in the cart.
+    async fn remove(&self, user: Uuid, product: Uuid) -> Result<Option<Cart>, StoreError>;
+    /// Empties the cart, only if it is still at `version` when one is given; whether it did.
+    async fn clear(&self, user: Uuid, version: Option<i64>) -> Result<bool, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the backend the URL's scheme names.
+pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn CartStore>> {
+    match url {
+        DatabaseUrl::Mongodb(_) => Ok(Arc::new(
+            MongoCartStore::open(kit::mongo::connect(url, "cart").await?).await?,
+        )),
+        DatabaseUrl::Sqlite(_) => {
+            let pool = kit::sql::Pool::connect(url, 1).await?;
+            Ok(Arc::new(SqlCartStore::open(pool).await?))
+        }
+        DatabaseUrl::Postgres(_) => {
+            anyhow::bail!("the cart service stores its data in MongoDB or SQLite")
+        }
+    }
+}
