@@ -197,7 +197,7 @@ async fn a_stopped_peer_is_a_503_and_nothing_is_written() {
     let mut app = TestApp::new(Backend::Sqlite).await;
     let (user, token) = app.customer("patient@example.com").await;
     let p = app.product("Kettle", 3_000, 5).await;
-    app.products.stop().await;
+    app.platform.products.stop().await;
     let response = add(&app, &token, user, p.id, 1).await;
     response.assert_error(503, "SERVICE_UNAVAILABLE");
     let message = response.json()["error"]["message"]
@@ -213,7 +213,7 @@ async fn a_stopped_peer_is_a_503_and_nothing_is_written() {
         app.db.store.get(user).await.unwrap().items.is_empty(),
         "nothing written"
     );
-    app.users.stop().await;
+    app.platform.users.stop().await;
     add(&app, &token, user, p.id, 1)
         .await
         .assert_error(503, "SERVICE_UNAVAILABLE");

@@ -1,0 +1,56 @@
+//! The orders service's errors and the one place they map to codes.
+
+use kit::{ApiError, ErrorCode, Failure};
+use uuid::Uuid;
+
+use crate::domain::OrderStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Another user's order (or orders), or one that does not exist.
+    #[error("order not found")]
+    NotFound,
+    #[error("user {0} not found")]
+    UserNotFound(Uuid),
+    #[error("the cart is empty: add something before checking out")]
+    EmptyCart,
+    #[error("{0}")]
+    InsufficientStock(String),
+    #[error("this Idempotency-Key was used for another request; use a new key for a new order")]
+    KeyReused,
+    #[error("an order that is {} cannot become {}", from.as_str(), to.as_str())]
+    IllegalTransition { from: OrderStatus, to: OrderStatus },
+    #[error("{0}")]
+    Conflict(String),
+    /// The order was stored but its stock not yet confirmed (products could not be reached).
+    #[error(
+        "the order was stored but could not be confirmed yet; it will be completed or cancelled shortly (retry with the same Idempotency-Key to see which)"
+    )]
+    Unfinished,
+    /// A test made the checkout "die" here.
+    #[error("the checkout was interrupted")]
+    Interrupted,
+    #[error(transparent)]
+    Common(#[from] Failure),
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let message = err.to_string();
+        match err {
+            Error::NotFound | Error::UserNotFound(_) => ApiError::new(ErrorCode::NotFound, message),
+            Error::EmptyCart | Error::KeyReused => ApiError::validation(message),
+            Error::InsufficientStock(_) => ApiError::new(ErrorCode::InsufficientStock, message),
+            Error::IllegalTransition { .. } | Error::Conflict(_) => {
+                ApiError::new(ErrorCode::Conflict, message)
+            }
+            Error::Unfinished | Error::Interrupted => {
+                ApiError::new(ErrorCode::Unavailable, message)
+                    .retry_after(std::time::Duration::from_secs(2))
+            }
+            Error::Common(failure) => failure.into(),
+        }
+    }
+}
+
+kit::service_error!(Error);

@@ -1,0 +1,67 @@
+//! Where orders live: the trait, and its adapters on MongoDB (production: one document per
+//! order) and SQLite (the laptop default); both pass the contract in
+//! `tests/api/store_contract.rs`. Every change is conditional on what it changes from, so
+//! checkout, cancellation and the reconciler can run at once without undoing each other.
+
+mod mongo;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kit::config::DatabaseUrl;
+use kit::db::StoreError;
+use kit::pagination::Page;
+use uuid::Uuid;
+
+use crate::domain::{Order, OrderStatus, StockState};
+
+pub use mongo::MongoOrderStore;
+pub use sql::SqlOrderStore;
+
+#[async_trait]
+pub trait OrderStore: Send + Sync + 'static {
+    /// Stores a new order; one with the same user and idempotency key is `StoreError::Conflict`.
+    async fn insert(&self, order: &Order) -> Result<(), StoreError>;
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError>;
+    async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError>;
+    /// A user's orders, newest first, and how many there are.
+    async fn for_user(&self, user: Uuid, page: Page) -> Result<(Vec<Order>, u64), StoreError>;
+    /// Moves the order from `from` to `to` if it is still at `from`; `None` otherwise.
+    /// Cancelling also marks the cart as needing nothing.
+    async fn transition(
+        &self,
+        id: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Option<Order>, StoreError>;
+    /// Records the reservation's new state if it is still at one of `from`; whether it was.
+    async fn record_stock(
+        &self,
+        id: Uuid,
+        from: &[StockState],
+        to: StockState,
+    ) -> Result<bool, StoreError>;
+    /// Records that the cart needs nothing more.
+    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Orders created before `before` that still owe a step, oldest first, at most `limit`.
+    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the backend the URL's scheme names.
+pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn OrderStore>> {
+    match url {
+        DatabaseUrl::Mongodb(_) => Ok(Arc::new(
+            MongoOrderStore::open(kit::mongo::connect(url, "orders").await?).await?,
+        )),
+        DatabaseUrl::Sqlite(_) => {
+            let pool = kit::sql::Pool::connect(url, 1).await?;
+            Ok(Arc::new(SqlOrderStore::open(pool).await?))
+        }
+        DatabaseUrl::Postgres(_) => {
+            anyhow::bail!("the orders service stores its data in MongoDB or SQLite")
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Orders in MongoDB: one document per order, its lines inside it. Changes are single-document
+//! updates conditional on what they change from; no multi-document transaction is needed.
+//! Indexes: unique (userId, idempotencyKey) where a key was given, (userId, createdAt) for a
+//! user's list, and (stock, cartDone, createdAt) for the reconciler.
+
+use async_trait::async_trait;
+use bson::{Bson, doc};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use kit::db::StoreError;
+use kit::mongo::{time, uuid};
+use kit::pagination::Page;
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::OrderStore;
+use crate::domain::{Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState};
+
+/// The shape of the documents this code writes.
+const SCHEMA_VERSION: i32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderDocument {
+    #[serde(rename = "_id", with = "kit::mongo::uuid_as_binary")]
+    id: Uuid,
+    #[serde(with = "kit::mongo::uuid_as_binary")]
+    user_id: Uuid,
+    status: String,
+    lines: Vec<LineDocument>,
+    total_minor: i64,
+    currency: String,
+    shipping_address: AddressDocument,
+    payment_method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    idempotency_key: Option<String>,
+    request_hash: String,
+    stock: String,
+    cart_version: i64,
+    cart_done: bool,
+    #[serde(with = "kit::mongo::time_as_bson")]
+    created_at: DateTime<Utc>,
+    #[serde(with = "kit::mongo::time_as_bson")]
+    updated_at: DateTime<Utc>,
+    schema_version: i32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineDocument {
+    #[serde(with = "kit::mongo::uuid_as_binary")]
+    product_id: Uuid,
+    name: String,
+    quantity: i32,
+    unit_price_minor: i64,
+    currency: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressDocument {
+    street: String,
+    city: String,
+    postal_code: String,
+    country: String,
+}
+
+impl From<&Order> for OrderDocument {
+    fn from(o: &Order) -> Self {
+        Self {
+            id: o.id,
+            user_id: o.user_id,
+            status: o.status.as_str().to_owned(),
+            lines: o
+                .lines
+                .iter()
+                .map(|l| LineDocument {
+                    product_id: l.product_id,
+                    name: l.name.clone(),
+                    quantity: l.quantity,
+                    unit_price_minor: l.unit_price_minor,
+                    currency: l.currency.clone(),
+                })
+                .collect(),
+            total_minor: o.total_minor,
+            currency: o.currency.clone(),
+            shipping_address: AddressDocument {
+                street: o.shipping_address.street.clone(),
+                city: o.shipping_address.city.clone(),
+                postal_code: o.shipping_address.postal_code.clone(),
+                country: o.shipping_address.country.clone(),
+            },
+            payment_method: o.payment_method.as_str().to_owned(),
+            idempotency_key: o.idempotency_key.clone(),
+            request_hash: o.fingerprint.clone(),
+            stock: o.stock.as_str().to_owned(),
+            cart_version: o.cart_version,
+            cart_done: o.cart_done,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            schema_version: SCHEMA_VERSION,
+        }
+    }
+}
+
+impl TryFrom<OrderDocument> for Order {
+    type Error = StoreError;
+
+    fn try_from(d: OrderDocument) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("order {}: {what}", d.id));
+        Ok(Order {
+            id: d.id,
+            user_id: d.user_id,
+            status: OrderStatus::parse(&d.status).map_err(|_| corrupt("status"))?,
+            lines: d
+                .lines
+                .into_iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price_minor: l.unit_price_minor,
+                    currency: l.currency,
+                })
+                .collect(),
+            total_minor: d.total_minor,
+            currency: d.currency,
+            shipping_address: ShippingAddress {
+                street: d.shipping_address.street,
+                city: d.shipping_address.city,
+                postal_code: d.shipping_address.postal_code,
+                country: d.shipping_address.country,
+            },
+            payment_method: PaymentMethod::parse(&d.payment_method)
+                .map_err(|_| corrupt("payment method"))?,
+            idempotency_key: d.idempotency_key,
+            fingerprint: d.request_hash,
+            stock: StockState::parse(&d.stock).ok_or_else(|| corrupt("stock"))?,
+            cart_version: d.cart_version,
+            cart_done: d.cart_done,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        })
+    }
+}
+
+pub struct MongoOrderStore {
+    db: mongodb::Database,
+    orders: Collection<OrderDocument>,
+}
+
+impl MongoOrderStore {
+    /// Serves orders from `db`, creating the indexes if missing.
+    pub async fn open(db: mongodb::Database) -> anyhow::Result<Self> {
+        let orders: Collection<OrderDocument> = db.collection("orders");
+        let keyed = IndexOptions::builder()
+            .name("user_idempotency_key".to_owned())
+            .unique(true)
+            .partial_filter_expression(doc! { "idempotencyKey": { "$type": "string" } })
+            .build();
+        orders
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! { "userId": 1, "idempotencyKey": 1 })
+                    .options(keyed)
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! { "userId": 1, "createdAt": -1, "_id": -1 })
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! { "stock": 1, "cartDone": 1, "createdAt": 1 })
+                    .build(),
+            ])
+            .await?;
+        Ok(Self { db, orders })
+    }
+
+    async fn one(&self, filter: bson::Document) -> Result<Option<Order>, StoreError> {
+        self.orders
+            .find_one(filter)
+            .await?
+            .map(Order::try_from)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl OrderStore for MongoOrderStore {
+    async fn insert(&self, order: &Order) -> Result<(), StoreError> {
+        self.orders.insert_one(OrderDocument::from(order)).await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        self.one(doc! { "_id": uuid(id) }).await
+    }
+
+    async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
+        self.one(doc! { "userId": uuid(user), "idempotencyKey": key })
+            .await
+    }
+
+    async fn for_user(&self, user: Uuid, page: Page) -> Result<(Vec<Order>, u64), StoreError> {
+        let filter = doc! { "userId": uuid(user) };
+        let total = self.orders.count_documents(filter.clone()).await?;
+        let found: Vec<OrderDocument> = self
+            .orders
+            .find(filter)
+            .sort(doc! { "createdAt": -1, "_id": -1 })
+            .skip(page.offset)
+            .limit(page.limit_i64())
+            .await?
+            .try_collect()
+            .await?;
+        let orders = found
+            .into_iter()
+            .map(Order::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((orders, total))
+    }
+
+    async fn transition(
+        &self,
+        id: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Option<Order>, StoreError> {
+        let mut set = doc! { "status": to.as_str(), "updatedAt": time(Utc::now()) };
+        if to == OrderStatus::Cancelled {
+            set.insert("cartDone", true);
+        }
+        let changed = self
+            .orders
+            .update_one(
+                doc! { "_id": uuid(id), "status": from.as_str() },
+                doc! { "$set": set },
+            )
+            .await?;
+        if changed.matched_count == 0 {
+            return Ok(None);
+        }
+        self.get(id).await
+    }
+
+    async fn record_stock(
+        &self,
+        id: Uuid,
+        from: &[StockState],
+        to: StockState,
+    ) -> Result<bool, StoreError> {
+        let from: Vec<Bson> = from.iter().map(|s| Bson::from(s.as_str())).collect();
+        let changed = self
+            .orders
+            .update_one(
+                doc! { "_id": uuid(id), "stock": { "$in": from } },
+                doc! { "$set": { "stock": to.as_str(), "updatedAt": time(Utc::now()) } },
+            )
+            .await?;
+        Ok(changed.matched_count == 1)
+    }
+
+    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
+        self.orders
+            .update_one(
+                doc! { "_id": uuid(id) },
+                doc! { "$set": { "cartDone": true, "updatedAt": time(Utc::now()) } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError> {
+        let filter = doc! {
+            "createdAt": { "$lt": time(before) },
+            "$or": [
+                { "stock": "held" },
+                { "cartDone": false },
+                { "status": "cancelled", "stock": { "$ne": "released" } },
+            ],
+        };
+        let found: Vec<OrderDocument> = self
+            .orders
+            .find(filter)
+            .sort(doc! { "createdAt": 1 })
+            .limit(i64::from(limit))
+            .await?
+            .try_collect()
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(Order::try_from)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|o| !o.is_settled())
+            .collect())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        kit::mongo::ping(&self.db).await
+    }
+}

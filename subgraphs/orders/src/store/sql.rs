@@ -1,0 +1,283 @@
+//! Orders in SQLite, the laptop default.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kit::db::StoreError;
+use kit::pagination::Page;
+use kit::sql::{Pool, Row, placeholders, query};
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+use super::OrderStore;
+use crate::domain::{Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const COLUMNS: &str = "id, user_id, status, total_minor, currency, street, city, postal_code, \
+    country, payment_method, idempotency_key, request_hash, stock, cart_version, cart_done, \
+    created_at, updated_at";
+
+/// Orders that still owe a step to products or cart.
+const UNSETTLED: &str =
+    "(stock = 'held' OR NOT cart_done OR (status = 'cancelled' AND stock <> 'released'))";
+
+pub struct SqlOrderStore {
+    db: Pool,
+}
+
+impl SqlOrderStore {
+    /// Applies pending migrations, then serves from `db` (SQLite only: in production orders
+    /// live in MongoDB).
+    pub async fn open(db: Pool) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            matches!(db, Pool::Sqlite(_)),
+            "orders are kept in SQLite or MongoDB"
+        );
+        db.migrate(&Migrator::DEFAULT, &SQLITE).await?;
+        Ok(Self { db })
+    }
+
+    /// The orders of `rows`, with their lines from one more query.
+    async fn with_lines(&self, rows: Vec<Row>) -> Result<Vec<Order>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.get("id")).collect::<Result<_, _>>()?;
+        let sql = format!(
+            "SELECT order_id, product_id, name, quantity, unit_price_minor, currency \
+             FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, position",
+            placeholders(1, ids.len())
+        );
+        let line_rows = self
+            .db
+            .fetch_all(query(sql).bind_all(ids.iter().copied()))
+            .await?;
+        let mut lines: std::collections::HashMap<Uuid, Vec<OrderLine>> = Default::default();
+        for row in &line_rows {
+            lines
+                .entry(row.get("order_id")?)
+                .or_default()
+                .push(OrderLine {
+                    product_id: row.get("product_id")?,
+                    name: row.get("name")?,
+                    quantity: row.get("quantity")?,
+                    unit_price_minor: row.get("unit_price_minor")?,
+                    currency: row.get("currency")?,
+                });
+        }
+        rows.iter()
+            .map(|row| {
+                let id: Uuid = row.get("id")?;
+                order(row, lines.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    async fn one(&self, select: kit::sql::Query<'_>) -> Result<Option<Order>, StoreError> {
+        let rows = self.db.fetch_all(select).await?;
+        Ok(self.with_lines(rows).await?.pop())
+    }
+}
+
+fn order(row: &Row, lines: Vec<OrderLine>) -> Result<Order, StoreError> {
+    let id: Uuid = row.get("id")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("order {id}: {what}"));
+    Ok(Order {
+        id,
+        user_id: row.get("user_id")?,
+        status: OrderStatus::parse(&row.get::<String>("status")?).map_err(|_| corrupt("status"))?,
+        lines,
+        total_minor: row.get("total_minor")?,
+        currency: row.get("currency")?,
+        shipping_address: ShippingAddress {
+            street: row.get("street")?,
+            city: row.get("city")?,
+            postal_code: row.get("postal_code")?,
+            country: row.get("country")?,
+        },
+        payment_method: PaymentMethod::parse(&row.get::<String>("payment_method")?)
+            .map_err(|_| corrupt("payment method"))?,
+        idempotency_key: row.get("idempotency_key")?,
+        fingerprint: row.get("request_hash")?,
+        stock: StockState::parse(&row.get::<String>("stock")?).ok_or_else(|| corrupt("stock"))?,
+        cart_version: row.get("cart_version")?,
+        cart_done: row.get("cart_done")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl OrderStore for SqlOrderStore {
+    async fn insert(&self, o: &Order) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        let a = &o.shipping_address;
+        tx.execute(
+            query(format!(
+                "INSERT INTO orders ({COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ))
+            .bind(o.id)
+            .bind(o.user_id)
+            .bind(o.status.as_str())
+            .bind(o.total_minor)
+            .bind(o.currency.as_str())
+            .bind(a.street.as_str())
+            .bind(a.city.as_str())
+            .bind(a.postal_code.as_str())
+            .bind(a.country.as_str())
+            .bind(o.payment_method.as_str())
+            .bind(o.idempotency_key.as_deref())
+            .bind(o.fingerprint.as_str())
+            .bind(o.stock.as_str())
+            .bind(o.cart_version)
+            .bind(o.cart_done)
+            .bind(o.created_at)
+            .bind(o.updated_at),
+        )
+        .await?;
+        for (position, line) in o.lines.iter().enumerate() {
+            tx.execute(
+                query(
+                    "INSERT INTO order_lines (order_id, position, product_id, name, quantity, \
+                     unit_price_minor, currency) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(o.id)
+                .bind(position as i64)
+                .bind(line.product_id)
+                .bind(line.name.as_str())
+                .bind(line.quantity)
+                .bind(line.unit_price_minor)
+                .bind(line.currency.as_str()),
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        self.one(query(format!("SELECT {COLUMNS} FROM orders WHERE id = $1")).bind(id))
+            .await
+    }
+
+    async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
+        self.one(
+            query(format!(
+                "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND idempotency_key = $2"
+            ))
+            .bind(user)
+            .bind(key),
+        )
+        .await
+    }
+
+    async fn for_user(&self, user: Uuid, page: Page) -> Result<(Vec<Order>, u64), StoreError> {
+        let total = self
+            .db
+            .fetch_one(query("SELECT COUNT(*) AS n FROM orders WHERE user_id = $1").bind(user))
+            .await?
+            .get::<i64>("n")?;
+        let rows = self
+            .db
+            .fetch_all(
+                query(format!(
+                    "SELECT {COLUMNS} FROM orders WHERE user_id = $1 \
+                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+                ))
+                .bind(user)
+                .bind(page.limit_i64())
+                .bind(page.offset_i64()),
+            )
+            .await?;
+        Ok((
+            self.with_lines(rows).await?,
+            u64::try_from(total).unwrap_or_default(),
+        ))
+    }
+
+    async fn transition(
+        &self,
+        id: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Option<Order>, StoreError> {
+        let cancelling = to == OrderStatus::Cancelled;
+        let changed = self
+            .db
+            .execute(
+                query(
+                    "UPDATE orders SET status = $3, updated_at = $4, \
+                     cart_done = CASE WHEN $5 THEN TRUE ELSE cart_done END \
+                     WHERE id = $1 AND status = $2",
+                )
+                .bind(id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(Utc::now())
+                .bind(cancelling),
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.get(id).await
+    }
+
+    async fn record_stock(
+        &self,
+        id: Uuid,
+        from: &[StockState],
+        to: StockState,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE orders SET stock = $2, updated_at = $3 WHERE id = $1 AND stock IN ({})",
+            placeholders(4, from.len())
+        );
+        let changed = self
+            .db
+            .execute(
+                query(sql)
+                    .bind(id)
+                    .bind(to.as_str())
+                    .bind(Utc::now())
+                    .bind_all(from.iter().map(|s| s.as_str())),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                query("UPDATE orders SET cart_done = TRUE, updated_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(Utc::now()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                query(format!(
+                    "SELECT {COLUMNS} FROM orders WHERE {UNSETTLED} AND created_at < $1 \
+                     ORDER BY created_at LIMIT $2"
+                ))
+                .bind(before)
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        Ok(self
+            .with_lines(rows)
+            .await?
+            .into_iter()
+            .filter(|o| !o.is_settled())
+            .collect())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await
+    }
+}

@@ -1,0 +1,284 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request};
+use cart::store::{CartStore, SqlCartStore};
+use chrono::{DateTime, Utc};
+use kit::config::HttpConfig;
+use kit::db::StoreError;
+use kit::pagination::Page;
+use kit::peers::Peer;
+use kit::peers::cart::CartClient;
+use kit::testing::{Backend, Served, TestDb, TestResponse};
+use orders::checkout::{Checkout, Crash, Peers};
+use orders::domain::{Order, OrderStatus, StockState};
+use orders::store::{MongoOrderStore, OrderStore, SqlOrderStore};
+use serde_json::{Value, json};
+use testbed::Platform;
+use uuid::Uuid;
+
+/// An orders store on a database of its own (kept alive with it).
+pub struct TestStore {
+    pub store: Arc<dyn OrderStore>,
+    _db: Option<TestDb>,
+}
+
+impl TestStore {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Mongodb => Self {
+                store: Arc::new(MongoOrderStore::open(backend.mongo().await).await.unwrap()),
+                _db: None,
+            },
+            _ => {
+                let db = backend.sql().await;
+                let store = SqlOrderStore::open(db.pool.clone()).await.expect("migrate");
+                Self {
+                    store: Arc::new(store),
+                    _db: Some(db),
+                }
+            }
+        }
+    }
+}
+
+/// How a test wants its orders service.
+#[derive(Default)]
+pub struct Options {
+    pub hold: Option<Duration>,
+    /// The checkout "dies" at this step, as a killed process would.
+    pub die_at: Option<orders::checkout::Step>,
+    /// Every order insert fails, as a database that went away would.
+    pub failing_inserts: bool,
+}
+
+/// The orders app in-process; users, products and cart as real HTTP servers.
+pub struct TestApp {
+    pub router: Router,
+    pub checkout: Arc<Checkout>,
+    pub db: TestStore,
+    pub cart_store: Arc<dyn CartStore>,
+    pub cart: Served,
+    pub platform: Platform,
+    _cart_db: TestDb,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+/// A store whose inserts fail (after the stock was reserved, so the checkout must give it back).
+struct FailingInserts(Arc<dyn OrderStore>);
+
+#[async_trait]
+impl OrderStore for FailingInserts {
+    async fn insert(&self, _order: &Order) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(
+            "injected: the database went away".into(),
+        ))
+    }
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        self.0.get(id).await
+    }
+    async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
+        self.0.by_key(user, key).await
+    }
+    async fn for_user(&self, user: Uuid, page: Page) -> Result<(Vec<Order>, u64), StoreError> {
+        self.0.for_user(user, page).await
+    }
+    async fn transition(
+        &self,
+        id: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Option<Order>, StoreError> {
+        self.0.transition(id, from, to).await
+    }
+    async fn record_stock(
+        &self,
+        id: Uuid,
+        from: &[StockState],
+        to: StockState,
+    ) -> Result<bool, StoreError> {
+        self.0.record_stock(id, from, to).await
+    }
+    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
+        self.0.record_cart_done(id).await
+    }
+    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError> {
+        self.0.unsettled(before, limit).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping().await
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with(backend, Options::default()).await
+    }
+
+    pub async fn with(backend: Backend, options: Options) -> Self {
+        let platform = Platform::start().await;
+        let cart_db = Backend::Sqlite.sql().await;
+        let cart_store: Arc<dyn CartStore> =
+            Arc::new(SqlCartStore::open(cart_db.pool.clone()).await.unwrap());
+        let cart_state = cart::AppState::new(
+            cart_store.clone(),
+            cart::Peers {
+                users: platform.users_client(),
+                products: platform.products_client(),
+            },
+            platform.auth.verifier.clone(),
+            platform.auth.service.clone(),
+        );
+        let cart = Served::start(cart::app(cart_state, &HttpConfig::with_port(0))).await;
+        let peers = Peers {
+            users: platform.users_client(),
+            products: platform.products_client(),
+            cart: CartClient(Peer::new(
+                "cart",
+                &cart.url(),
+                kit::http::client().unwrap(),
+                platform.auth.service.clone(),
+            )),
+        };
+        let db = TestStore::new(backend).await;
+        let store: Arc<dyn OrderStore> = if options.failing_inserts {
+            Arc::new(FailingInserts(db.store.clone()))
+        } else {
+            db.store.clone()
+        };
+        let mut checkout = Checkout::new(
+            store,
+            peers,
+            options.hold.unwrap_or(Duration::from_secs(60)),
+        );
+        if let Some(die_at) = options.die_at {
+            let crash: Crash = Arc::new(move |step| step == die_at);
+            checkout = checkout.with_crash(crash);
+        }
+        let state = orders::AppState::new(
+            checkout,
+            platform.auth.verifier.clone(),
+            platform.auth.service.clone(),
+        );
+        let checkout = state.checkout.clone();
+        let router = orders::app(state, &HttpConfig::with_port(0));
+        Self {
+            router,
+            checkout,
+            db,
+            cart_store,
+            cart,
+            platform,
+            _cart_db: cart_db,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        kit::testing::send(&self.router, request).await
+    }
+
+    /// Puts `quantity` of `product` in the user's cart.
+    pub async fn fill_cart(&self, user: Uuid, product: Uuid, quantity: i64) {
+        let quantity = cart::domain::Quantity::parse(quantity).unwrap();
+        self.cart_store.add(user, product, quantity).await.unwrap();
+    }
+
+    /// `POST /api/orders` for `user`, with an `Idempotency-Key` if given.
+    pub async fn place(&self, token: &str, user: Uuid, key: Option<&str>) -> TestResponse {
+        self.place_to(token, user, key, "Toronto").await
+    }
+
+    pub async fn place_to(
+        &self,
+        token: &str,
+        user: Uuid,
+        key: Option<&str>,
+        city: &str,
+    ) -> TestResponse {
+        let body = json!({
+            "userId": user,
+            "shippingAddress": {"street": "123 Main St", "city": city, "postalCode": "M5H 2N2", "country": "Canada"},
+            "paymentMethod": "credit_card",
+        });
+        let mut request =
+            kit::testing::request(Method::POST, "/api/orders", Some(token), Some(&body));
+        if let Some(key) = key {
+            request
+                .headers_mut()
+                .insert("idempotency-key", key.parse().unwrap());
+        }
+        self.send(request).await
+    }
+
+    /// Changes an order's status as `token`.
+    pub async fn set_status(&self, token: &str, order: &str, status: &str) -> TestResponse {
+        self.send(kit::testing::request(
+            Method::PUT,
+            &format!("/api/orders/{order}/status"),
+            Some(token),
+            Some(&json!({"status": status})),
+        ))
+        .await
+    }
+
+    /// Asserts the stock invariant for a product: on hand + held + sold = `initial`, and sold
+    /// is what the orders not cancelled hold of it.
+    pub async fn assert_stock_accounted(&self, product: Uuid, initial: i64) {
+        let ledger = self.ledger(product).await;
+        assert_eq!(
+            ledger.on_hand + ledger.held + ledger.sold,
+            initial,
+            "stock lost or counted twice: {ledger:?}"
+        );
+        assert!(ledger.on_hand >= 0);
+        let mut ordered = 0;
+        for user in self.db_users().await {
+            let (orders, _) = self
+                .db
+                .store
+                .for_user(user, Page::new(Some(100), None).unwrap())
+                .await
+                .unwrap();
+            for order in orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
+                assert_ne!(
+                    order.stock,
+                    StockState::Released,
+                    "{order:?} lacks its stock"
+                );
+                ordered += order
+                    .lines
+                    .iter()
+                    .filter(|l| l.product_id == product)
+                    .map(|l| i64::from(l.quantity))
+                    .sum::<i64>();
+            }
+        }
+        assert_eq!(ledger.sold + ledger.held, ordered, "{ledger:?}");
+    }
+
+    /// Every user the users service knows.
+    async fn db_users(&self) -> Vec<Uuid> {
+        let rows = self
+            .platform
+            .users_db()
+            .fetch_all(kit::sql::query("SELECT id FROM users"))
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get("id").unwrap()).collect()
+    }
+}
+
+/// The JSON of a response, for terse assertions.
+pub fn body(response: &TestResponse) -> Value {
+    response.json()
+}

@@ -1,0 +1,228 @@
+//! The contract every `OrderStore` backend passes.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use kit::db::StoreError;
+use kit::pagination::Page;
+use kit::testing::Backend;
+use orders::domain::{Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState};
+use uuid::Uuid;
+
+use crate::helpers::TestStore;
+
+on_each_backend!([sqlite, mongodb] {
+    insert_then_read_back,
+    one_key_per_user_is_one_order,
+    a_users_orders_come_newest_first_in_pages,
+    status_and_stock_change_only_from_what_they_were,
+    unsettled_orders_are_found_until_settled,
+});
+
+fn order(user: Uuid, key: Option<&str>) -> Order {
+    let now = kit::mongo::millis(Utc::now());
+    Order {
+        id: Uuid::now_v7(),
+        user_id: user,
+        status: OrderStatus::Pending,
+        lines: vec![
+            OrderLine {
+                product_id: Uuid::new_v4(),
+                name: "Laptop".into(),
+                quantity: 2,
+                unit_price_minor: 99_999,
+                currency: "USD".into(),
+            },
+            OrderLine {
+                product_id: Uuid::new_v4(),
+                name: "Mouse".into(),
+                quantity: 1,
+                unit_price_minor: 2_499,
+                currency: "USD".into(),
+            },
+        ],
+        total_minor: 202_497,
+        currency: "USD".into(),
+        shipping_address: ShippingAddress::parse("1 Main St", "Zürich", "8001", "Schweiz").unwrap(),
+        payment_method: PaymentMethod::DebitCard,
+        idempotency_key: key.map(str::to_owned),
+        fingerprint: "abc".into(),
+        stock: StockState::Held,
+        cart_version: 3,
+        cart_done: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn insert_then_read_back(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let stored = order(Uuid::new_v4(), Some("k"));
+    db.store.insert(&stored).await.unwrap();
+    assert_eq!(db.store.get(stored.id).await.unwrap().unwrap(), stored);
+    assert_eq!(
+        db.store.by_key(stored.user_id, "k").await.unwrap().unwrap(),
+        stored
+    );
+    assert!(
+        db.store
+            .by_key(stored.user_id, "other")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(db.store.get(Uuid::new_v4()).await.unwrap().is_none());
+    db.store.ping().await.unwrap();
+}
+
+async fn one_key_per_user_is_one_order(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let user = Uuid::new_v4();
+    db.store.insert(&order(user, Some("k"))).await.unwrap();
+    assert!(matches!(
+        db.store.insert(&order(user, Some("k"))).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another user's key, and orders without keys, never collide.
+    db.store
+        .insert(&order(Uuid::new_v4(), Some("k")))
+        .await
+        .unwrap();
+    db.store.insert(&order(user, None)).await.unwrap();
+    db.store.insert(&order(user, None)).await.unwrap();
+    assert_eq!(db.store.for_user(user, Page::default()).await.unwrap().1, 3);
+}
+
+async fn a_users_orders_come_newest_first_in_pages(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let user = Uuid::new_v4();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let o = order(user, None);
+        ids.push(o.id);
+        db.store.insert(&o).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    db.store.insert(&order(Uuid::new_v4(), None)).await.unwrap();
+    let (page, total) = db
+        .store
+        .for_user(user, Page::new(Some(2), Some(1)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(
+        page.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [ids[3], ids[2]]
+    );
+}
+
+async fn status_and_stock_change_only_from_what_they_were(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let o = order(Uuid::new_v4(), None);
+    db.store.insert(&o).await.unwrap();
+    assert!(
+        db.store
+            .transition(o.id, OrderStatus::Paid, OrderStatus::Shipped)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let paid = db
+        .store
+        .transition(o.id, OrderStatus::Pending, OrderStatus::Paid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.status, OrderStatus::Paid);
+    assert!(
+        !db.store
+            .record_stock(o.id, &[StockState::Confirmed], StockState::Released)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.store
+            .record_stock(o.id, &[StockState::Held], StockState::Confirmed)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .record_stock(o.id, &[StockState::Held], StockState::Confirmed)
+            .await
+            .unwrap(),
+        "once"
+    );
+    db.store.record_cart_done(o.id).await.unwrap();
+    let cancelled = db
+        .store
+        .transition(o.id, OrderStatus::Paid, OrderStatus::Cancelled)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cancelled.status, cancelled.stock, cancelled.cart_done),
+        (OrderStatus::Cancelled, StockState::Confirmed, true)
+    );
+    assert!(
+        db.store
+            .record_stock(
+                o.id,
+                &[StockState::Held, StockState::Confirmed],
+                StockState::Released
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        db.store.get(o.id).await.unwrap().unwrap().stock,
+        StockState::Released
+    );
+}
+
+async fn unsettled_orders_are_found_until_settled(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let fresh = order(Uuid::new_v4(), None);
+    db.store.insert(&fresh).await.unwrap();
+    let later = Utc::now() + chrono::Duration::seconds(1);
+    assert!(
+        db.store
+            .unsettled(Utc::now() - chrono::Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "too recent"
+    );
+    assert_eq!(
+        db.store
+            .unsettled(later, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>(),
+        [fresh.id]
+    );
+    db.store
+        .record_stock(fresh.id, &[StockState::Held], StockState::Confirmed)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.unsettled(later, 10).await.unwrap().len(),
+        1,
+        "the cart is still owed"
+    );
+    db.store.record_cart_done(fresh.id).await.unwrap();
+    assert!(db.store.unsettled(later, 10).await.unwrap().is_empty());
+    // A cancelled order owes its stock back until released.
+    db.store
+        .transition(fresh.id, OrderStatus::Pending, OrderStatus::Cancelled)
+        .await
+        .unwrap();
+    assert_eq!(db.store.unsettled(later, 10).await.unwrap().len(), 1);
+    db.store
+        .record_stock(fresh.id, &[StockState::Confirmed], StockState::Released)
+        .await
+        .unwrap();
+    assert!(db.store.unsettled(later, 10).await.unwrap().is_empty());
+}
