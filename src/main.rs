@@ -1,6 +1,8 @@
 //! The launcher: `up` runs every service in one process on embedded storage; `serve <service>`
 //! runs one service configured from the environment (what containers run).
 
+mod demo;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures::FutureExt;
 use kit::auth::{ServiceAuth, SigningKey, TokenSettings, TokenVerifier};
 use kit::config::{DatabaseUrl, HttpConfig};
+use kit::peers::Peer;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
@@ -41,6 +44,8 @@ enum Command {
 enum Service {
     Users,
     Products,
+    Cart,
+    Orders,
 }
 
 #[tokio::main]
@@ -58,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
             match service {
                 Service::Users => serve_users().await,
                 Service::Products => serve_products().await,
+                Service::Cart => serve_cart().await,
+                Service::Orders => serve_orders().await,
             }
         }
         Command::Keygen => {
@@ -99,6 +106,16 @@ async fn serve(service: &str, app: axum::Router, config: &HttpConfig) -> anyhow:
     Ok(())
 }
 
+/// What every service but users needs to check callers: the token verifier (a configured key,
+/// or the users service's JWKS) and its service credential.
+fn verifier_and_credential(
+    service: &str,
+) -> anyhow::Result<(Arc<TokenVerifier>, Arc<ServiceAuth>)> {
+    let settings = TokenSettings::from_env()?;
+    let verifier = Arc::new(TokenVerifier::from_env(&settings, kit::http::client()?)?);
+    Ok((verifier, Arc::new(ServiceAuth::from_env(service)?)))
+}
+
 async fn serve_users() -> anyhow::Result<()> {
     let config = users::Config::from_env()?;
     let service_auth = Arc::new(ServiceAuth::from_env(users::SERVICE)?);
@@ -113,14 +130,30 @@ async fn serve_users() -> anyhow::Result<()> {
 
 async fn serve_products() -> anyhow::Result<()> {
     let config = products::Config::from_env()?;
-    let settings = TokenSettings::from_env()?;
-    let verifier = Arc::new(TokenVerifier::from_env(&settings, kit::http::client()?)?);
-    let service_auth = Arc::new(ServiceAuth::from_env(products::SERVICE)?);
+    let (verifier, service_auth) = verifier_and_credential(products::SERVICE)?;
     let state = products::AppState::from_config(&config, verifier, service_auth).await?;
     products::catalog::spawn_expiry_sweeper(state.catalog.clone(), config.reservations.sweep_every);
+    let app = products::app(state, &config.http);
+    serve(products::SERVICE, app, &config.http).await
+}
+
+async fn serve_cart() -> anyhow::Result<()> {
+    let config = cart::Config::from_env()?;
+    let (verifier, service_auth) = verifier_and_credential(cart::SERVICE)?;
+    let peers = cart::Peers::from_env(kit::http::client()?, service_auth.clone());
+    let state = cart::AppState::from_config(&config, peers, verifier, service_auth).await?;
+    serve(cart::SERVICE, cart::app(state, &config.http), &config.http).await
+}
+
+async fn serve_orders() -> anyhow::Result<()> {
+    let config = orders::Config::from_env()?;
+    let (verifier, service_auth) = verifier_and_credential(orders::SERVICE)?;
+    let peers = orders::checkout::Peers::from_env(kit::http::client()?, service_auth.clone());
+    let state = orders::AppState::from_config(&config, peers, verifier, service_auth).await?;
+    orders::checkout::spawn_reconciler(state.checkout.clone(), config.settings.reconcile_every);
     serve(
-        products::SERVICE,
-        products::app(state, &config.http),
+        orders::SERVICE,
+        orders::app(state, &config.http),
         &config.http,
     )
     .await
@@ -131,6 +164,8 @@ async fn serve_products() -> anyhow::Result<()> {
 const DEV_ADMIN_EMAIL: &str = "admin@example.com";
 const DEV_ADMIN_PASSWORD: &str = "Admin123!";
 
+/// The four services in one process, each on its own port and talking to the others over HTTP
+/// as they do when deployed; SQLite files under `data_dir`; demo data on first start.
 async fn up(data_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -140,8 +175,9 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let sqlite =
         |file: &str| DatabaseUrl::Sqlite(format!("sqlite://{}", data_dir.join(file).display()));
     let host = kit::config::parse_or("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
-    let http = |port: u16| HttpConfig::with_port(port).overridden_from_env(host);
-
+    let http = |variable: &str, port: u16| -> anyhow::Result<HttpConfig> {
+        HttpConfig::with_port(kit::config::parse_or(variable, port)?).overridden_from_env(host)
+    };
     let admin = match (
         kit::config::var("ADMIN_EMAIL"),
         kit::config::secret("ADMIN_PASSWORD"),
@@ -158,8 +194,23 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
             }
         }
     };
+    let users_http = http("USERS_PORT", users::DEFAULT_PORT)?;
+    let products_http = http("PRODUCTS_PORT", products::DEFAULT_PORT)?;
+    let cart_http = http("CART_PORT", cart::DEFAULT_PORT)?;
+    let orders_http = http("ORDERS_PORT", orders::DEFAULT_PORT)?;
+
+    // One process: the services share the verifying key and a service secret made for this run.
+    let verifier = Arc::new(TokenVerifier::with_keys(&[public], &settings)?);
+    let secret = ServiceAuth::generate_secret();
+    let credential = |service: &str| ServiceAuth::new(service, &secret).map(Arc::new);
+    let client = kit::http::client()?;
+    let url_of = |config: &HttpConfig| format!("http://127.0.0.1:{}", config.addr.port());
+    let peer = |service: &'static str, config: &HttpConfig, auth: &Arc<ServiceAuth>| {
+        Peer::new(service, &url_of(config), client.clone(), auth.clone())
+    };
+
     let users_config = users::Config {
-        http: http(kit::config::parse_or("USERS_PORT", users::DEFAULT_PORT)?)?,
+        http: users_http.clone(),
         database: sqlite("users.db"),
         tokens: settings.clone(),
         signing_key: Some(key.to_pem()),
@@ -167,59 +218,116 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
         login_limits: users::throttle::LoginLimits::from_env()?,
         hashing_threads: users::accounts::hashing_threads_from_env()?,
     };
-    let products_config = products::Config {
-        http: http(kit::config::parse_or(
-            "PRODUCTS_PORT",
-            products::DEFAULT_PORT,
-        )?)?,
-        database: sqlite("products.db"),
-        reservations: products::ReservationSettings::from_env()?,
-    };
+    let users_state =
+        users::AppState::from_config(&users_config, credential(users::SERVICE)?).await?;
 
-    // One process: the services share the verifying key and a service secret made for this run.
-    let verifier = Arc::new(TokenVerifier::with_keys(&[public], &settings)?);
-    let service_secret = ServiceAuth::generate_secret();
-    let users_state = users::AppState::from_config(
-        &users_config,
-        Arc::new(ServiceAuth::new(users::SERVICE, &service_secret)?),
-    )
-    .await?;
-    let products_store = products::store::open(&products_config.database).await?;
+    let reservations = products::ReservationSettings::from_env()?;
+    let products_store = products::store::open(&sqlite("products.db")).await?;
     products::demo::seed(products_store.as_ref()).await?;
     let products_state = products::AppState::new(
         products_store,
         verifier.clone(),
-        Arc::new(ServiceAuth::new(products::SERVICE, &service_secret)?),
-        products_config.reservations,
+        credential(products::SERVICE)?,
+        reservations,
     );
     products::catalog::spawn_expiry_sweeper(
         products_state.catalog.clone(),
-        products_config.reservations.sweep_every,
+        reservations.sweep_every,
+    );
+
+    let cart_auth = credential(cart::SERVICE)?;
+    let cart_state = cart::AppState::new(
+        cart::store::open(&sqlite("cart.db")).await?,
+        cart::Peers {
+            users: kit::peers::users::UsersClient(peer("users", &users_http, &cart_auth)),
+            products: kit::peers::products::ProductsClient(peer(
+                "products",
+                &products_http,
+                &cart_auth,
+            )),
+        },
+        verifier.clone(),
+        cart_auth,
+    );
+
+    let orders_auth = credential(orders::SERVICE)?;
+    let orders_settings = orders::Settings::from_env()?;
+    let checkout = orders::checkout::Checkout::new(
+        orders::store::open(&sqlite("orders.db")).await?,
+        orders::checkout::Peers {
+            users: kit::peers::users::UsersClient(peer("users", &users_http, &orders_auth)),
+            products: kit::peers::products::ProductsClient(peer(
+                "products",
+                &products_http,
+                &orders_auth,
+            )),
+            cart: kit::peers::cart::CartClient(peer("cart", &cart_http, &orders_auth)),
+        },
+        orders_settings.hold,
+    );
+    let orders_state = orders::AppState::new(checkout, verifier.clone(), orders_auth);
+    orders::checkout::spawn_reconciler(
+        orders_state.checkout.clone(),
+        orders_settings.reconcile_every,
     );
 
     let shutdown = kit::http::shutdown_signal().shared();
-    let users_listener = bind(users_config.http.addr).await?;
-    let products_listener = bind(products_config.http.addr).await?;
+    let listeners = [
+        bind(users_http.addr).await?,
+        bind(products_http.addr).await?,
+        bind(cart_http.addr).await?,
+        bind(orders_http.addr).await?,
+    ];
     tracing::info!(
-        users = %users_listener.local_addr()?,
-        products = %products_listener.local_addr()?,
+        users = %listeners[0].local_addr()?,
+        products = %listeners[1].local_addr()?,
+        cart = %listeners[2].local_addr()?,
+        orders = %listeners[3].local_addr()?,
         data = %data_dir.display(),
         "platform up"
     );
-    tokio::try_join!(
-        kit::http::serve(
-            users_listener,
-            users::app(users_state, &users_config.http),
-            shutdown.clone(),
-            (&users_config.http).into(),
-        ),
-        kit::http::serve(
-            products_listener,
-            products::app(products_state, &products_config.http),
-            shutdown,
-            (&products_config.http).into(),
-        ),
-    )?;
+    let [
+        users_listener,
+        products_listener,
+        cart_listener,
+        orders_listener,
+    ] = listeners;
+    let catalog = products_state.catalog.clone();
+    let demo = demo::seed(&users_state, &catalog, &cart_state, &orders_state);
+    let served = async {
+        tokio::try_join!(
+            kit::http::serve(
+                users_listener,
+                users::app(users_state.clone(), &users_http),
+                shutdown.clone(),
+                (&users_http).into()
+            ),
+            kit::http::serve(
+                products_listener,
+                products::app(products_state, &products_http),
+                shutdown.clone(),
+                (&products_http).into()
+            ),
+            kit::http::serve(
+                cart_listener,
+                cart::app(cart_state.clone(), &cart_http),
+                shutdown.clone(),
+                (&cart_http).into()
+            ),
+            kit::http::serve(
+                orders_listener,
+                orders::app(orders_state.clone(), &orders_http),
+                shutdown,
+                (&orders_http).into()
+            ),
+        )
+    };
+    // The demo data goes in through the running services, as a customer's would.
+    let (served, seeded) = tokio::join!(served, demo);
+    if let Err(err) = seeded {
+        tracing::warn!(error = %format!("{err:#}"), "demo data not added");
+    }
+    served?;
     Ok(())
 }
 

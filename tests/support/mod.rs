@@ -33,28 +33,40 @@ impl Secrets {
 pub struct Service {
     child: Child,
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Service {
-    /// Starts `ecommerce serve <name>` with `env` on top of a test configuration.
+    /// Starts `ecommerce serve <name>` on a port of its own, on a fresh SQLite file, with `env`
+    /// on top of a test configuration.
     pub fn start(name: &str, secrets: &Secrets, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut service = Self::start_in(name, secrets, env, dir.path(), 0);
+        service._dir = Some(dir);
+        service
+    }
+
+    /// Starts `ecommerce serve <name>` on `port` (0: any), keeping its SQLite file in `data`, so
+    /// that a restarted service finds its data and its callers find it where it was.
+    pub fn start_in(
+        name: &str,
+        secrets: &Secrets,
+        env: &[(&str, &str)],
+        data: &std::path::Path,
+        port: u16,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ecommerce"));
         command
             .args(["serve", name])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
+            .env("PORT", port.to_string())
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info,sqlx=warn")
             .env(
                 "DATABASE_URL",
-                format!(
-                    "sqlite://{}",
-                    dir.path().join(format!("{name}.db")).display()
-                ),
+                format!("sqlite://{}", data.join(format!("{name}.db")).display()),
             )
             .env("JWT_PRIVATE_KEY", &secrets.private_pem)
             .env("JWT_PUBLIC_KEY", &secrets.public_pem)
@@ -91,8 +103,14 @@ impl Service {
         Self {
             child,
             addr,
-            _dir: dir,
+            _dir: None,
         }
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash or an OOM kill would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -121,6 +139,14 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// A client with short timeouts and no connection reuse, so each request is independent.

@@ -247,6 +247,30 @@ impl Accounts {
         Ok(())
     }
 
+    /// The account with `email`, created as a customer with `password` if missing: the demo
+    /// customer of `ecommerce up`. An existing account is returned as it is.
+    pub async fn ensure_customer(
+        &self,
+        email: &str,
+        password: &SecretString,
+        name: &str,
+    ) -> anyhow::Result<User> {
+        let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(existing) = self.store.credentials(&email).await? {
+            return Ok(existing.user);
+        }
+        let registration = Registration {
+            email,
+            password: Password::parse(password.expose_secret().to_owned())
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            name: Name::parse(name)?,
+        };
+        Ok(self
+            .create(registration, Role::Customer, Priority::Registration)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?)
+    }
+
     /// Whether `email` names an admin account; an error when it names another account.
     async fn existing_admin(&self, email: &Email) -> anyhow::Result<bool> {
         match self.store.credentials(email).await? {
