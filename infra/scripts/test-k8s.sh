@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The user journey against a deploy.sh deployment, through the NodePort Services: every exposed
 # service's health, then register, login, profile, admin creates a product, stock changes, and
-# refusals. Exits non-zero on any failure.
+# refusals, then a cart, a checkout, its idempotent retry and a cancellation that returns the stock.
+# Exits non-zero on any failure.
 #
 # URLs come from `minikube service --url`, which works on every driver: with the docker driver on
 # macOS and Windows it opens a tunnel, kept while this script runs. Acts on kubectl context
@@ -71,6 +72,8 @@ for name in $exposed; do
 done
 users=${url_users:?the users Service is not exposed}
 products=${url_products:?the products Service is not exposed}
+cart=${url_cart:?the cart Service is not exposed}
+orders=${url_orders:?the orders Service is not exposed}
 admin_email=$(secret_value ADMIN_EMAIL)
 admin_password=$(secret_value ADMIN_PASSWORD)
 
@@ -107,6 +110,33 @@ check "overselling is refused" 409 -X PUT "$products/api/products/$product_id/st
   -H "Authorization: Bearer $admin_token" "${json[@]}" -d '{"quantity":-8}'
 check "a customer cannot create products" 403 -X POST "$products/api/products" \
   -H "Authorization: Bearer $token" "${json[@]}" -d '{"name":"X","price":1,"stock":1}'
+
+# Cart (MongoDB) and checkout (orders on MongoDB, calling users, products and cart).
+auth=(-H "Authorization: Bearer $token")
+check "the customer adds 2 to the cart" 200 -X POST "$cart/api/cart" "${auth[@]}" "${json[@]}" \
+  -d "{\"userId\":\"$user_id\",\"productId\":\"$product_id\",\"quantity\":2}"
+[[ $(jq -c '{itemCount, subtotal}' <<<"$body") == '{"itemCount":2,"subtotal":1999.98}' ]] \
+  || { echo "FAILED: the cart should hold 2 at 999.99: $body"; failed=$((failed + 1)); }
+# Another user's id answers 404, as if it did not exist (DESIGN.md, Auth).
+check "another user's cart is not shown" 404 "$cart/api/cart/00000000-0000-0000-0000-000000000000" "${auth[@]}"
+order_key="k8s-$RANDOM-$RANDOM"
+order='{"userId":"'"$user_id"'","shippingAddress":{"street":"1 Main St","city":"Springfield","postalCode":"12345","country":"US"},"paymentMethod":"credit_card"}'
+check "checkout places an order" 201 -X POST "$orders/api/orders" "${auth[@]}" "${json[@]}" -H "Idempotency-Key: $order_key" -d "$order"
+order_id=$(jq -r .id <<<"$body")
+[[ $(jq -r .total <<<"$body") == 1999.98 ]] || { echo "FAILED: the order total should be 1999.98: $body"; failed=$((failed + 1)); }
+check "the same Idempotency-Key returns the same order" 200 -X POST "$orders/api/orders" "${auth[@]}" "${json[@]}" \
+  -H "Idempotency-Key: $order_key" -d "$order"
+[[ $(jq -r .id <<<"$body") == "$order_id" ]] || { echo "FAILED: the retry made another order: $body"; failed=$((failed + 1)); }
+check "the order took its stock" 200 "$products/api/products/$product_id"
+[[ $(jq -r .stock <<<"$body") == 5 ]] || { echo "FAILED: stock should be 5 after the order: $body"; failed=$((failed + 1)); }
+check "checkout emptied the cart" 200 "$cart/api/cart/$user_id" "${auth[@]}"
+[[ $(jq -r .itemCount <<<"$body") == 0 ]] || { echo "FAILED: the cart should be empty: $body"; failed=$((failed + 1)); }
+check "the order is in the customer's list" 200 "$orders/api/orders/user/$user_id" "${auth[@]}"
+[[ $(jq -r 'length' <<<"$body") == 1 ]] || { echo "FAILED: one order expected: $body"; failed=$((failed + 1)); }
+check "a customer cannot ship their order" 403 -X PUT "$orders/api/orders/$order_id/status" "${auth[@]}" "${json[@]}" -d '{"status":"shipped"}'
+check "the customer cancels the pending order" 200 -X PUT "$orders/api/orders/$order_id/status" "${auth[@]}" "${json[@]}" -d '{"status":"cancelled"}'
+check "cancelling gave the stock back" 200 "$products/api/products/$product_id"
+[[ $(jq -r .stock <<<"$body") == 7 ]] || { echo "FAILED: stock should be 7 again: $body"; failed=$((failed + 1)); }
 
 echo "test-k8s: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
