@@ -44,6 +44,15 @@ pub fn seconds_or(name: &str, default: Duration) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A duration given in whole seconds, from 1 to `max`.
+pub fn seconds_within(name: &str, default: Duration, max: Duration) -> anyhow::Result<Duration> {
+    let value = seconds_or(name, default)?;
+    if value > max {
+        bail!("{name} must be at most {} seconds", max.as_secs());
+    }
+    Ok(value)
+}
+
 /// How a service listens and what it accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpConfig {

@@ -11,7 +11,7 @@ pub const MAX_LIMIT: u32 = 100;
 pub const MAX_OFFSET: u64 = 100_000;
 
 /// One page of a list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Page {
     pub limit: u32,
     pub offset: u64,

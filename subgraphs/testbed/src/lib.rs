@@ -3,6 +3,7 @@
 //! in their stores and to read a product's stock ledger.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kit::auth::Role;
 use kit::config::HttpConfig;
@@ -26,6 +27,8 @@ pub struct Platform {
     pub catalog: Arc<products::catalog::Catalog>,
     pub products_db: TestDb,
     users_db: TestDb,
+    /// Requests the products server has answered at `/internal/products/lookup`.
+    lookups: Arc<AtomicUsize>,
 }
 
 impl Platform {
@@ -56,8 +59,19 @@ impl Platform {
             Default::default(),
         );
         let catalog = products_state.catalog.clone();
-        let products =
-            Served::start(products::app(products_state, &HttpConfig::with_port(0))).await;
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let counted = lookups.clone();
+        let products_app = products::app(products_state, &HttpConfig::with_port(0)).layer(
+            axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    if request.uri().path() == "/internal/products/lookup" {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    next.run(request)
+                },
+            ),
+        );
+        let products = Served::start(products_app).await;
         Self {
             auth,
             users,
@@ -67,7 +81,14 @@ impl Platform {
             catalog,
             products_db,
             users_db,
+            lookups,
         }
+    }
+
+    /// How many product lookups (the batched call cart and orders price with) products has
+    /// answered so far.
+    pub fn products_lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
     }
 
     /// A client of the users service as another service holds it.

@@ -23,11 +23,17 @@
 //! execution do), aliases, root fields, directives, and expensive mutations per request (fields
 //! such as `login` whose every call costs a password hash).
 //!
+//! 4. [`representations`]: federation's `_entities` resolves its selection once per
+//!    representation, so a small selection over 900 representations (a 60 KB body) does the work
+//!    of 900 queries. Their number, given inline or in a variable, is limited per request.
+//!
 //! The module has no dependency on the rest of the kit besides the error code of a refusal, so
 //! the federation router puts the same guard in front of its planner.
 
 use std::collections::{HashMap, HashSet};
 
+use async_graphql::Value as ConstValue;
+use async_graphql::Variables;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 
 use crate::error::ErrorCode;
@@ -57,6 +63,9 @@ pub struct Limits {
     /// Field comparisons validation makes to check that fields merge (see
     /// [`Cost::validation`]; `GRAPHQL_MAX_VALIDATION_WORK`).
     pub max_validation: u64,
+    /// Entity representations per request (`GRAPHQL_MAX_REPRESENTATIONS`); unset, each service
+    /// says how many it resolves cheaply.
+    pub max_representations: Option<u64>,
 }
 
 impl Default for Limits {
@@ -71,6 +80,7 @@ impl Default for Limits {
             max_directives: 50,
             max_expensive: 1,
             max_validation: 5_000,
+            max_representations: None,
         }
     }
 }
@@ -90,6 +100,13 @@ impl Limits {
             max_directives: parse_or("GRAPHQL_MAX_DIRECTIVES", d.max_directives)?,
             max_expensive: parse_or("GRAPHQL_MAX_EXPENSIVE_MUTATIONS", d.max_expensive)?,
             max_validation: parse_or("GRAPHQL_MAX_VALIDATION_WORK", d.max_validation)?,
+            max_representations: crate::config::var("GRAPHQL_MAX_REPRESENTATIONS")
+                .map(|raw| {
+                    raw.trim().parse().map_err(|err| {
+                        anyhow::anyhow!("GRAPHQL_MAX_REPRESENTATIONS={raw:?} is invalid: {err}")
+                    })
+                })
+                .transpose()?,
         };
         // A parser stack sized for the default nesting is what makes the guard safe; far higher
         // values would give the crash back.
@@ -142,6 +159,7 @@ pub enum Measure {
     RootFields,
     Directives,
     Validation,
+    Representations,
 }
 
 impl std::fmt::Display for Measure {
@@ -153,6 +171,7 @@ impl std::fmt::Display for Measure {
             Measure::RootFields => "root fields",
             Measure::Directives => "directives",
             Measure::Validation => "field comparisons to validate",
+            Measure::Representations => "entity representations",
         })
     }
 }
@@ -163,11 +182,14 @@ impl std::fmt::Display for Measure {
 pub struct Guard {
     limits: Limits,
     expensive: Vec<String>,
+    max_representations: u64,
 }
 
 impl Guard {
-    pub fn new(limits: Limits, expensive: &[&str]) -> Self {
+    /// `max_representations` applies unless the limits set their own.
+    pub fn new(limits: Limits, expensive: &[&str], max_representations: u64) -> Self {
         Self {
+            max_representations: limits.max_representations.unwrap_or(max_representations),
             limits,
             expensive: expensive.iter().map(|s| (*s).to_owned()).collect(),
         }
@@ -185,6 +207,24 @@ impl Guard {
         let cost = Cost::of(&document, &self.expensive)?;
         self.within_limits(&cost)?;
         Ok(document)
+    }
+
+    /// Refuses a checked document whose operations ask for more entity representations than
+    /// the limit, counting the lists `variables` give.
+    pub fn check_representations(
+        &self,
+        document: &ExecutableDocument,
+        variables: &Variables,
+    ) -> Result<(), Refusal> {
+        let found = representations(document, variables);
+        if found > self.max_representations {
+            return Err(Refusal::TooLarge {
+                measure: Measure::Representations,
+                found,
+                limit: self.max_representations,
+            });
+        }
+        Ok(())
     }
 
     fn within_limits(&self, cost: &Cost) -> Result<(), Refusal> {
@@ -537,6 +577,101 @@ impl Cost {
             validation: total.validation.saturating_add(operations.validation),
             flat: 0,
         })
+    }
+}
+
+/// How many representations the document's `_entities` fields resolve, summed over every query
+/// operation: each field's `representations` list (inline, from `variables`, or a variable's
+/// default), counted as often as the field is reached through root-level inline fragments and
+/// fragment spreads. Each fragment is counted once per operation and then multiplied
+/// (saturating), so fragments spread twice per level cost nothing to count. Call on a document
+/// [`Guard::check`] passed (it has no fragment cycles).
+pub fn representations(document: &ExecutableDocument, variables: &Variables) -> u64 {
+    let mut total = 0u64;
+    for (_, operation) in document.operations.iter() {
+        let operation = &operation.node;
+        if operation.ty != OperationType::Query {
+            continue;
+        }
+        let mut walk = EntityWalk {
+            document,
+            variables,
+            defaults: operation
+                .variable_definitions
+                .iter()
+                .filter_map(|v| {
+                    let v = &v.node;
+                    Some((v.name.node.as_str(), &v.default_value.as_ref()?.node))
+                })
+                .collect(),
+            fragments: HashMap::new(),
+        };
+        total = total.saturating_add(walk.root(&operation.selection_set.node, 0));
+    }
+    total
+}
+
+struct EntityWalk<'a> {
+    document: &'a ExecutableDocument,
+    variables: &'a Variables,
+    defaults: HashMap<&'a str, &'a ConstValue>,
+    fragments: HashMap<&'a str, u64>,
+}
+
+impl<'a> EntityWalk<'a> {
+    /// The representations one root-level selection set reaches. Only fragment spreads and
+    /// inline fragments are followed, each at most [`Limits::max_depth`] deep in a checked
+    /// document; `depth` stops the recursion regardless.
+    fn root(&mut self, set: &'a SelectionSet, depth: usize) -> u64 {
+        if depth > 256 {
+            return u64::MAX;
+        }
+        let mut total = 0u64;
+        for item in &set.items {
+            let n = match &item.node {
+                Selection::Field(field) if field.node.name.node == "_entities" => field
+                    .node
+                    .get_argument("representations")
+                    .map_or(0, |value| {
+                        // Variables (the whole list, or inside it) take their values, or defaults.
+                        let list = value.node.clone().into_const_with(|name| {
+                            let value = self
+                                .variables
+                                .get(&name)
+                                .or_else(|| self.defaults.get(name.as_str()).copied());
+                            Ok::<_, std::convert::Infallible>(
+                                value.cloned().unwrap_or(ConstValue::Null),
+                            )
+                        });
+                        match list {
+                            Ok(ConstValue::List(items)) => items.len() as u64,
+                            Ok(ConstValue::Null) => 0,
+                            // A single value is coerced to a list of one.
+                            _ => 1,
+                        }
+                    }),
+                Selection::Field(_) => 0,
+                Selection::InlineFragment(inline) => {
+                    self.root(&inline.node.selection_set.node, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match self.fragments.get(name) {
+                        Some(&n) => n,
+                        None => {
+                            let document = self.document;
+                            let n = document.fragments.get(name).map_or(0, |fragment| {
+                                self.root(&fragment.node.selection_set.node, depth + 1)
+                            });
+                            self.fragments.insert(name, n);
+                            n
+                        }
+                    }
+                }
+            };
+            total = total.saturating_add(n);
+        }
+        total
     }
 }
 

@@ -74,12 +74,18 @@ pub trait Subgraph: Clone + Send + Sync + 'static {
     /// Mutation fields whose every call is expensive (a password hash, a checkout): at most
     /// `GRAPHQL_MAX_EXPENSIVE_MUTATIONS` of them per request.
     const EXPENSIVE_MUTATIONS: &'static [&'static str] = &[];
+    /// Entity representations one request may ask `_entities` to resolve (unless
+    /// `GRAPHQL_MAX_REPRESENTATIONS` says otherwise): a router sends one per distinct entity of
+    /// a page, and each may select lists, so the default is a page's worth.
+    const MAX_REPRESENTATIONS: u64 = 100;
 
     fn schema(&self) -> &Schema<Self::Query, Self::Mutation, EmptySubscription>;
     fn verifier(&self) -> &TokenVerifier;
     /// Adds the per-request data (dataloaders, whose caches live for one request and may depend
-    /// on who is asking).
-    fn request_data(&self, request: Request, viewer: Viewer) -> Request;
+    /// on who is asking); none by default.
+    fn request_data(&self, request: Request, _viewer: Viewer) -> Request {
+        request
+    }
     /// Whether the service's own database answers (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
@@ -116,7 +122,11 @@ pub fn routes<S: Subgraph>(service: S, config: &GraphqlConfig) -> Router {
     };
     let endpoint = Endpoint {
         service,
-        guard: Arc::new(Guard::new(config.limits.clone(), S::EXPENSIVE_MUTATIONS)),
+        guard: Arc::new(Guard::new(
+            config.limits.clone(),
+            S::EXPENSIVE_MUTATIONS,
+            S::MAX_REPRESENTATIONS,
+        )),
     };
     Router::new()
         .route("/graphql", get(page).post(execute::<S>))
@@ -178,7 +188,13 @@ async fn execute<S: Subgraph>(
         Ok(request) => request,
         Err(err) => return error_response(err),
     };
-    match endpoint.guard.check(&request.query) {
+    let checked = endpoint.guard.check(&request.query).and_then(|document| {
+        endpoint
+            .guard
+            .check_representations(&document, &request.variables)?;
+        Ok(document)
+    });
+    match checked {
         Ok(document) => request.set_parsed_query(document),
         Err(refusal) => return error_response(ApiError::new(refusal.code(), refusal.to_string())),
     }

@@ -1,5 +1,7 @@
 //! The products service's internal routes, as its clients (cart, orders) call them.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -7,6 +9,10 @@ use uuid::Uuid;
 
 use super::{Peer, PeerError};
 use crate::money::Amount;
+
+/// The longest products holds stock unconfirmed (`holdSeconds`, `RESERVATION_HOLD_SECS`, and so
+/// `CHECKOUT_HOLD_SECS`).
+pub const MAX_HOLD: Duration = Duration::from_secs(900);
 
 /// `POST /internal/reservations`: hold stock for an order, all or nothing.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -9,8 +9,7 @@ use super::Invalid;
 
 pub const MAX_LINES: usize = 100;
 pub const MAX_QUANTITY: i32 = 1_000;
-/// The longest a caller may ask stock to be held before it confirms.
-pub const MAX_HOLD: Duration = Duration::from_secs(900);
+pub use kit::peers::products::MAX_HOLD;
 
 /// Stock to hold for an order, all or nothing, until it is confirmed or the hold expires. Lines
 /// for the same product are merged and sorted by product id, so two reservations lock rows in

@@ -12,7 +12,7 @@ use super::*;
 const EXPENSIVE: &[&str] = &["login", "register", "placeOrder"];
 
 fn guard() -> Guard {
-    Guard::new(Limits::default(), EXPENSIVE)
+    Guard::new(Limits::default(), EXPENSIVE, 100)
 }
 
 /// Runs `f` on a thread with a small stack: anything that recursed per nesting level, or per
@@ -51,7 +51,7 @@ fn finding_2_fragment_bombs_are_refused_without_expanding() {
             ..Limits::default()
         };
         let doc = fragment_bomb(levels);
-        let result = on_small_stack(move || Guard::new(limits, EXPENSIVE).check(&doc));
+        let result = on_small_stack(move || Guard::new(limits, EXPENSIVE, 100).check(&doc));
         // Up to 30 levels the expansion is too large; beyond, it is also too deep.
         match result {
             Err(Refusal::TooLarge {
@@ -162,7 +162,7 @@ fn merge_checks_that_multiply_are_refused() {
         max_depth: 1_000,
         ..Limits::default()
     };
-    match Guard::new(limits, EXPENSIVE).check(&doc) {
+    match Guard::new(limits, EXPENSIVE, 100).check(&doc) {
         Err(Refusal::TooLarge {
             measure: Measure::Validation,
             found,
@@ -209,7 +209,7 @@ fn fragment_cycles_are_refused_iteratively() {
     }
     let l = limits.clone();
     assert!(matches!(
-        on_small_stack(move || Guard::new(l, EXPENSIVE).check(&ring)),
+        on_small_stack(move || Guard::new(l, EXPENSIVE, 100).check(&ring)),
         Err(Refusal::FragmentCycle(_))
     ));
     let mut chain = String::from("{ ...F0 }");
@@ -217,7 +217,7 @@ fn fragment_cycles_are_refused_iteratively() {
         chain.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
     }
     chain.push_str(" fragment F50000 on Query { a }");
-    match on_small_stack(move || Guard::new(limits, EXPENSIVE).check(&chain)) {
+    match on_small_stack(move || Guard::new(limits, EXPENSIVE, 100).check(&chain)) {
         Err(Refusal::TooLarge {
             measure: Measure::Depth,
             found,
@@ -962,7 +962,7 @@ fn expected(source: &str, limits: &Limits) -> Result<(), String> {
         Ok(cost),
         "memoised cost differs from the reference for {source:?}"
     );
-    let guard = Guard::new(limits.clone(), EXPENSIVE);
+    let guard = Guard::new(limits.clone(), EXPENSIVE, 100);
     guard.within_limits(&cost).map_err(|r| format!("{r:?}"))
 }
 
@@ -998,6 +998,7 @@ fn random_documents_agree_with_the_parser_and_the_reference() {
         max_directives: 4,
         max_expensive: 1,
         max_validation: 60,
+        max_representations: None,
     };
     let mut outcomes: HashMap<String, u32> = HashMap::new();
     for case in 0..cases {
@@ -1022,7 +1023,7 @@ fn random_documents_agree_with_the_parser_and_the_reference() {
         for doc in [clean, damaged] {
             for limits in [Limits::default(), tight.clone()] {
                 let want = expected(&doc, &limits);
-                let got = Guard::new(limits.clone(), EXPENSIVE)
+                let got = Guard::new(limits.clone(), EXPENSIVE, 100)
                     .check(&doc)
                     .map(|_| ())
                     .map_err(|r| kind(&r));
@@ -1055,4 +1056,73 @@ fn random_documents_agree_with_the_parser_and_the_reference() {
         outcomes.keys().any(|k| k.starts_with("TooManyExpensive")),
         "{outcomes:?}"
     );
+}
+
+/// Attacker finding (cart and orders): 900 representations of one user, each selecting a
+/// hundred orders, held 440 MB and starved other requests. Their number is counted however the
+/// document gives them.
+#[test]
+fn representations_are_counted_inline_in_variables_defaults_and_fragments() {
+    let count = |query: &str, variables: serde_json::Value| {
+        let document = guard().check(query).expect("checked");
+        let variables = async_graphql::Variables::from_json(variables);
+        representations(&document, &variables)
+    };
+    let reps = |n: usize| serde_json::json!({ "r": vec![serde_json::json!({"__typename": "User", "id": "1"}); n] });
+    let by_variable = "query($r:[_Any!]!){_entities(representations:$r){__typename}}";
+    assert_eq!(count(by_variable, reps(7)), 7);
+    assert_eq!(
+        count(by_variable, serde_json::json!({})),
+        0,
+        "no list, nothing to resolve"
+    );
+    assert_eq!(
+        count(
+            r#"{_entities(representations:[{__typename:"User",id:"1"},{__typename:"User",id:"2"}]){__typename}}"#,
+            serde_json::json!({})
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            r#"query($r:[_Any!]! = [{__typename:"User",id:"1"}]){_entities(representations:$r){__typename}}"#,
+            serde_json::json!({})
+        ),
+        1,
+        "a variable's default"
+    );
+    // Aliases, inline fragments and fragments spread twice per level all multiply.
+    let doubled = "query($r:[_Any!]!){...F2} fragment F2 on Query{...F1 ...F1} \
+                   fragment F1 on Query{a:_entities(representations:$r){__typename} \
+                   ... on Query{b:_entities(representations:$r){__typename}}}";
+    assert_eq!(count(doubled, reps(5)), 20);
+    // Mutations resolve no entities.
+    assert_eq!(count("mutation{__typename}", serde_json::json!({})), 0);
+}
+
+#[test]
+fn more_representations_than_the_limit_are_refused() {
+    let query = "query($r:[_Any!]!){_entities(representations:$r){__typename}}";
+    let document = guard().check(query).unwrap();
+    let reps = |n: usize| {
+        async_graphql::Variables::from_json(serde_json::json!({
+            "r": vec![serde_json::json!({"__typename": "User", "id": "1"}); n]
+        }))
+    };
+    assert_eq!(guard().check_representations(&document, &reps(100)), Ok(()));
+    assert_eq!(
+        guard().check_representations(&document, &reps(101)),
+        Err(Refusal::TooLarge {
+            measure: Measure::Representations,
+            found: 101,
+            limit: 100
+        })
+    );
+    // The environment's limit wins over the service's.
+    let limits = Limits {
+        max_representations: Some(3),
+        ..Limits::default()
+    };
+    let guard = Guard::new(limits, EXPENSIVE, 1_000);
+    assert!(guard.check_representations(&document, &reps(4)).is_err());
 }
