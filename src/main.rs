@@ -264,7 +264,8 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
             cart: kit::peers::cart::CartClient(peer("cart", &cart_http, &orders_auth)),
         },
         orders_settings.hold,
-    );
+    )
+    .with_lease(orders::checkout::lease_for(orders_http.request_timeout));
     let orders_state = orders::AppState::new(checkout, verifier.clone(), orders_auth);
     orders::checkout::spawn_reconciler(
         orders_state.checkout.clone(),

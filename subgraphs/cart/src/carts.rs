@@ -2,10 +2,12 @@
 //! this and never the store. A cart is its owner's: another user's answers 404, an admin may see
 //! and change any.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use kit::auth::{Caller, ServiceCaller};
-use kit::peers::products::ProductsClient;
+use kit::peers::cart::OrderTaken;
+use kit::peers::products::{MAX_LOOKUP, ProductsClient};
 use kit::peers::users::UsersClient;
 use uuid::Uuid;
 
@@ -119,7 +121,7 @@ impl Carts {
 
     pub async fn clear(&self, caller: &Caller, user: Uuid) -> Result<PricedCart, Error> {
         Self::authorize(caller, user)?;
-        self.store.clear(user, None).await?;
+        self.store.clear(user).await?;
         Ok(PricedCart::new(Cart::empty(user), Vec::new()))
     }
 
@@ -128,14 +130,58 @@ impl Carts {
         Ok(self.store.get(user).await?)
     }
 
-    /// For orders, after checkout: empties the cart if nothing changed since it was read.
-    pub async fn clear_if_unchanged(
+    /// For orders, after checkout: takes what the order bought out of the cart (see
+    /// [`CartStore::take_ordered`]).
+    pub async fn take_ordered(
         &self,
         _service: &ServiceCaller,
         user: Uuid,
-        version: i64,
-    ) -> Result<bool, Error> {
-        Ok(self.store.clear(user, Some(version)).await?)
+        taken: &OrderTaken,
+    ) -> Result<(), Error> {
+        let lines: Vec<(Uuid, i32)> = taken
+            .items
+            .iter()
+            .map(|l| (l.product_id, l.quantity))
+            .collect();
+        Ok(self
+            .store
+            .take_ordered(user, taken.order_id, taken.version, &lines)
+            .await?)
+    }
+
+    /// Several users' carts at current prices (federation entity lookups): those the caller
+    /// may see, one store read per user and one products call per [`MAX_LOOKUP`] products.
+    pub async fn view_many(
+        &self,
+        caller: Option<Caller>,
+        users: &[Uuid],
+    ) -> Result<HashMap<Uuid, PricedCart>, Error> {
+        let Some(caller) = caller else {
+            return Ok(HashMap::new());
+        };
+        let mut carts = Vec::new();
+        for &user in users {
+            if caller.can_act_for(user) {
+                carts.push(self.store.get(user).await?);
+            }
+        }
+        let mut ids: Vec<Uuid> = carts.iter().flat_map(Cart::product_ids).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut catalog = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_LOOKUP) {
+            catalog.extend(
+                self.products
+                    .lookup(chunk)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p)),
+            );
+        }
+        Ok(carts
+            .into_iter()
+            .map(|cart| (cart.user_id, PricedCart::from_catalog(cart, &catalog)))
+            .collect())
     }
 
     async fn ensure_user(&self, user: Uuid) -> Result<(), Error> {

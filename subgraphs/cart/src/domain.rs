@@ -69,6 +69,26 @@ impl Cart {
     pub fn product_ids(&self) -> Vec<Uuid> {
         self.items.iter().map(|i| i.product_id).collect()
     }
+
+    /// The lines left once `ordered` (product, quantity) pairs are taken out: a line taken to
+    /// zero goes, what was added beyond the order stays.
+    pub fn remaining_after(&self, ordered: &[(Uuid, i32)]) -> Vec<CartItem> {
+        self.items
+            .iter()
+            .filter_map(|item| {
+                let taken: i32 = ordered
+                    .iter()
+                    .filter(|(product, _)| *product == item.product_id)
+                    .map(|(_, quantity)| *quantity)
+                    .sum();
+                let left = item.quantity.saturating_sub(taken);
+                (left > 0).then(|| CartItem {
+                    quantity: left,
+                    ..item.clone()
+                })
+            })
+            .collect()
+    }
 }
 
 /// A cart line with the product's current price, if it can still be bought.
@@ -98,15 +118,30 @@ pub struct PricedCart {
 impl PricedCart {
     /// Prices `cart` with `products` (the current summaries of its products, in any order).
     pub fn new(cart: Cart, products: Vec<ProductSummary>) -> Self {
-        let mut by_id: HashMap<Uuid, ProductSummary> =
+        let by_id: HashMap<Uuid, ProductSummary> =
             products.into_iter().map(|p| (p.id, p)).collect();
+        Self::from_catalog(cart, &by_id)
+    }
+
+    /// Prices `cart` with the summaries in `by_id` (which may hold other carts' products too).
+    /// A cart is in the currency of its oldest line that can be bought; a line priced in
+    /// another currency (two adds racing each other's check) cannot be bought and is left out
+    /// of the subtotal, so the subtotal never adds up two currencies.
+    pub fn from_catalog(cart: Cart, by_id: &HashMap<Uuid, ProductSummary>) -> Self {
+        let buyable = |id: &Uuid| by_id.get(id).filter(|p| p.active);
+        let currency = cart
+            .items
+            .iter()
+            .find_map(|item| buyable(&item.product_id).map(|p| p.currency.clone()));
         let items = cart
             .items
             .iter()
             .map(|item| PricedItem {
                 product_id: item.product_id,
                 quantity: item.quantity,
-                product: by_id.remove(&item.product_id).filter(|p| p.active),
+                product: buyable(&item.product_id)
+                    .filter(|p| Some(&p.currency) == currency.as_ref())
+                    .cloned(),
             })
             .collect();
         Self { cart, items }
@@ -146,6 +181,17 @@ mod tests {
         }
     }
 
+    fn summary(id: Uuid, price: i64, active: bool) -> ProductSummary {
+        ProductSummary {
+            id,
+            name: "x".into(),
+            price: Amount(price),
+            currency: "USD".into(),
+            stock: 10,
+            active,
+        }
+    }
+
     #[test]
     fn a_cart_is_priced_at_current_prices_without_gone_products() {
         let (a, b, gone) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -157,14 +203,6 @@ mod tests {
         let cart = Cart {
             items: vec![item(a, 2), item(b, 1), item(gone, 5)],
             ..Cart::empty(Uuid::new_v4())
-        };
-        let summary = |id, price, active| ProductSummary {
-            id,
-            name: "x".into(),
-            price: Amount(price),
-            currency: "USD".into(),
-            stock: 10,
-            active,
         };
         let priced = PricedCart::new(cart, vec![summary(b, 250, true), summary(a, 1_000, true)]);
         assert_eq!(priced.item_count(), 8);
@@ -179,5 +217,60 @@ mod tests {
             vec![summary(a, 100, false)],
         );
         assert_eq!(inactive.subtotal_minor(), 0);
+    }
+
+    /// Attacker finding 5: two adds racing each other's currency check left a USD and an EUR
+    /// line in one cart, and the subtotal added them up as USD.
+    #[test]
+    fn a_line_in_another_currency_is_not_added_to_the_subtotal() {
+        let (usd, eur) = (Uuid::new_v4(), Uuid::new_v4());
+        let now = Utc::now();
+        let cart = Cart {
+            items: vec![
+                CartItem {
+                    product_id: usd,
+                    quantity: 1,
+                    added_at: now,
+                },
+                CartItem {
+                    product_id: eur,
+                    quantity: 1,
+                    added_at: now,
+                },
+            ],
+            ..Cart::empty(Uuid::new_v4())
+        };
+        let mut euro = summary(eur, 100, true);
+        euro.currency = "EUR".into();
+        let priced = PricedCart::new(cart, vec![summary(usd, 1_000, true), euro]);
+        assert_eq!(priced.currency(), Some("USD"));
+        assert_eq!(
+            priced.subtotal_minor(),
+            1_000,
+            "not 1,100 of two currencies"
+        );
+        assert!(
+            priced.items[1].product.is_none(),
+            "the EUR line cannot be bought"
+        );
+        assert_eq!(priced.item_count(), 2, "it is still in the cart");
+    }
+
+    #[test]
+    fn an_order_takes_its_quantities_out_and_leaves_the_rest() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let now = Utc::now();
+        let item = |product_id, quantity| CartItem {
+            product_id,
+            quantity,
+            added_at: now,
+        };
+        let cart = Cart {
+            items: vec![item(a, 2), item(b, 5), item(c, 1)],
+            ..Cart::empty(Uuid::new_v4())
+        };
+        let left = cart.remaining_after(&[(a, 2), (b, 3)]);
+        assert_eq!(left, vec![item(b, 2), item(c, 1)]);
+        assert_eq!(cart.remaining_after(&[(a, 9)]).len(), 2, "never below zero");
     }
 }

@@ -3,9 +3,12 @@
 //! `cart`, and the mutations `addToCart`, `updateCartItem`, `removeFromCart`, `clearCart`. Each
 //! acts on the caller's own cart unless an admin names another `userId`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, ID, Object, Schema, SimpleObject};
+use kit::ApiError;
 use kit::auth::{Caller, Viewer};
 use kit::money::Decimal;
 use uuid::Uuid;
@@ -95,12 +98,25 @@ impl UserRef {
 
     /// The user's cart: yours, or anyone's for an admin; null otherwise.
     async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CartObject>> {
-        let caller = ctx.data::<Viewer>()?.require()?;
-        match ctx.data::<Arc<Carts>>()?.view(&caller, self.0).await {
-            Ok(cart) => Ok(Some(CartObject(cart))),
-            Err(Error::NotFound) => Ok(None),
-            Err(other) => Err(other.into()),
-        }
+        ctx.data::<Viewer>()?.require()?;
+        let loader = ctx.data::<DataLoader<CartLoader>>()?;
+        Ok(loader.load_one(self.0).await?.map(CartObject))
+    }
+}
+
+/// Batches the carts of one request's `User` entities: each user's cart read once however
+/// often the request names them, and one products call for all their lines.
+pub struct CartLoader {
+    pub(crate) carts: Arc<Carts>,
+    pub(crate) viewer: Viewer,
+}
+
+impl Loader<Uuid> for CartLoader {
+    type Value = PricedCart;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, PricedCart>, ApiError> {
+        Ok(self.carts.view_many(self.viewer.0, keys).await?)
     }
 }
 
@@ -115,7 +131,9 @@ fn target(ctx: &Context<'_>, user_id: Option<ID>) -> async_graphql::Result<(Call
 }
 
 fn product_id(id: &ID) -> Result<Uuid, Error> {
-    Uuid::parse_str(id).map_err(|_| Error::ProductNotFound(Uuid::nil()))
+    Uuid::parse_str(id).map_err(|_| {
+        kit::Invalid(format!("productId {:?} is not a product id", id.as_str())).into()
+    })
 }
 
 pub struct Query;

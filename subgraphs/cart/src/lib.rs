@@ -126,9 +126,12 @@ impl kit::graphql::Subgraph for AppState {
     fn request_data(
         &self,
         request: async_graphql::Request,
-        _viewer: Viewer,
+        viewer: Viewer,
     ) -> async_graphql::Request {
-        request
+        request.data(kit::graphql::dataloader(graphql::CartLoader {
+            carts: self.carts.clone(),
+            viewer,
+        }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {

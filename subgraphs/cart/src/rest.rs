@@ -4,9 +4,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post, put};
 use kit::auth::{Caller, ServiceCaller};
-use kit::extract::{Json, Path, Query};
+use kit::extract::{Json, Path};
 use kit::money::Amount;
-use kit::peers::cart::{CartContents, CartLine};
+use kit::peers::cart::{CartContents, CartLine, OrderTaken};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ pub fn routes() -> Router<AppState> {
             put(set_quantity).delete(remove),
         )
         .route("/internal/carts/{user_id}", get(contents))
-        .route("/internal/carts/{user_id}/clear", post(clear_if_unchanged))
+        .route("/internal/carts/{user_id}/ordered", post(take_ordered))
 }
 
 /// A cart as the API shows it: current prices, line totals and the subtotal of what can be
@@ -156,21 +156,12 @@ async fn contents(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VersionParams {
-    version: i64,
-}
-
-async fn clear_if_unchanged(
+async fn take_ordered(
     State(state): State<AppState>,
     service: ServiceCaller,
     Path(user_id): Path<Uuid>,
-    Query(params): Query<VersionParams>,
+    Json(taken): Json<OrderTaken>,
 ) -> Result<Json<serde_json::Value>, Error> {
-    let cleared = state
-        .carts
-        .clear_if_unchanged(&service, user_id, params.version)
-        .await?;
-    Ok(Json(serde_json::json!({ "cleared": cleared })))
+    state.carts.take_ordered(&service, user_id, &taken).await?;
+    Ok(Json(serde_json::json!({ "taken": true })))
 }

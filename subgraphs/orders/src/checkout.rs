@@ -3,33 +3,39 @@
 //! see every order and change statuses; a customer may cancel their own pending order.
 //!
 //! Checkout, across services that share no transaction:
+//! 0. the user's checkout is claimed (one at a time per user, so two requests never buy the
+//!    same cart twice), and any earlier order still owing its cart step finishes it;
 //! 1. the cart is read (cart service) and the user checked (users service);
 //! 2. all its stock is reserved in one call to products, which prices every line: the prices
 //!    are products', never the client's. The reservation is *held* with an expiry;
 //! 3. the order is stored `pending`, its stock `held`;
 //! 4. the reservation is confirmed: the order owns its stock;
-//! 5. the cart is emptied, if nothing was added to it meanwhile.
+//! 5. what the order bought is taken out of the cart (all of it, unless the cart changed
+//!    meanwhile; then what was added stays);
+//! 6. the claim ends.
 //!
 //! Whatever fails after 2 releases the reservation. If the process dies between 2 and 3,
 //! products returns the stock itself when the hold expires; if it dies after 3, the reconciler
 //! ([`Checkout::reconcile`], every few seconds in every replica) finishes 4 and 5, or, when the
 //! hold expired first, cancels the order. So at every quiet moment each product's stock on
 //! hand + held + sold equals its initial stock plus adjustments, and no order lacks its stock.
-//! An `Idempotency-Key` makes a retried checkout return the first one's order.
+//! An `Idempotency-Key` makes a retried checkout return the first one's order; a retry that
+//! arrives while the first is still running waits for it. An order moves past `pending` only
+//! once its stock is confirmed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use kit::auth::Caller;
 use kit::pagination::Page;
 use kit::peers::PeerError;
-use kit::peers::cart::CartClient;
+use kit::peers::cart::{CartClient, CartLine, OrderTaken};
 use kit::peers::products::{ProductsClient, ReservationView, ReserveItem, ReserveRequest};
 use kit::peers::users::UsersClient;
 use uuid::Uuid;
 
-use crate::domain::{CheckoutRequest, Order, OrderLine, OrderStatus, StockState};
+use crate::domain::{CheckoutRequest, Lease, Order, OrderLine, OrderStatus, StockState};
 use crate::error::Error;
 use crate::store::OrderStore;
 
@@ -58,7 +64,62 @@ pub struct Checkout {
     peers: Peers,
     /// How long products holds a checkout's stock before it must be confirmed.
     hold: Duration,
+    /// How long a user's checkout claim outlives a process that died holding it.
+    lease: Duration,
     crash: Option<Crash>,
+}
+
+/// The default checkout claim: longer than any request runs (a request's future, the checkout
+/// with it, is dropped at `REQUEST_TIMEOUT_SECS`, 15 by default), so a claim expires only when
+/// its checkout can no longer place an order.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// The claim for requests that time out after `request_timeout`: [`DEFAULT_LEASE`], or longer
+/// when requests may run longer.
+pub fn lease_for(request_timeout: Duration) -> Duration {
+    DEFAULT_LEASE.max(request_timeout + Duration::from_secs(10))
+}
+
+/// How long a retry waits for the checkout with its Idempotency-Key to finish.
+const SAME_KEY_WAIT: Duration = Duration::from_secs(5);
+
+/// A claim on a user's checkout. Released explicitly when the checkout ends; if the checkout's
+/// future is dropped instead (a request timeout, a closed connection), releasing is spawned.
+struct Claim {
+    store: Arc<dyn OrderStore>,
+    user: Uuid,
+    order_id: Uuid,
+    released: bool,
+}
+
+impl Claim {
+    async fn release(mut self) {
+        self.released = true;
+        release_claim(self.store.clone(), self.user, self.order_id).await;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.released
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(release_claim(self.store.clone(), self.user, self.order_id));
+        }
+    }
+}
+
+async fn release_claim(store: Arc<dyn OrderStore>, user: Uuid, order_id: Uuid) {
+    if let Err(err) = store.release_checkout(user, order_id).await {
+        tracing::warn!(%user, %order_id, error = %err, "could not end the checkout claim; it will expire");
+    }
+}
+
+/// What claiming a checkout came to.
+enum Claimed {
+    Mine(Claim),
+    /// The checkout with the same key finished meanwhile: its order.
+    Replayed(Placed),
 }
 
 /// A placed order, and whether this call placed it (or returned an earlier one by its key).
@@ -73,8 +134,15 @@ impl Checkout {
             store,
             peers,
             hold,
+            lease: DEFAULT_LEASE,
             crash: None,
         }
+    }
+
+    /// The same, with checkout claims that expire after `lease` (see [`DEFAULT_LEASE`]).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// The same, dying at the steps `crash` names (for tests).
@@ -108,6 +176,77 @@ impl Checkout {
         {
             return self.replay(earlier, &fingerprint).await;
         }
+        let order_id = Uuid::now_v7();
+        let claim = match self
+            .claim(user, order_id, key.as_deref(), &fingerprint)
+            .await?
+        {
+            Claimed::Mine(claim) => claim,
+            Claimed::Replayed(placed) => return Ok(placed),
+        };
+        let placed = self
+            .place_claimed(&request, order_id, key, fingerprint)
+            .await;
+        claim.release().await;
+        placed
+    }
+
+    /// Claims `user`'s checkout for order `order_id`. Another checkout holding it refuses this
+    /// one, unless it has the same Idempotency-Key: then this waits for it and returns its order.
+    async fn claim(
+        &self,
+        user: Uuid,
+        order_id: Uuid,
+        key: Option<&str>,
+        fingerprint: &str,
+    ) -> Result<Claimed, Error> {
+        let give_up = Instant::now() + SAME_KEY_WAIT;
+        loop {
+            let now = Utc::now();
+            let lease = Lease {
+                order_id,
+                key: key.map(str::to_owned),
+                expires_at: now + chrono::Duration::from_std(self.lease).unwrap_or_default(),
+            };
+            let Some(holder) = self.store.claim_checkout(user, &lease, now).await? else {
+                let claim = Claim {
+                    store: self.store.clone(),
+                    user,
+                    order_id,
+                    released: false,
+                };
+                // The checkout with this key may have finished just before the claim.
+                if let Some(key) = key
+                    && let Some(earlier) = self.store.by_key(user, key).await?
+                {
+                    claim.release().await;
+                    return Ok(Claimed::Replayed(self.replay(earlier, fingerprint).await?));
+                }
+                return Ok(Claimed::Mine(claim));
+            };
+            if key.is_none() || holder.key.as_deref() != key || Instant::now() >= give_up {
+                return Err(Error::CheckoutInProgress);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Steps 0 (the earlier orders) to 5, holding the user's checkout claim.
+    async fn place_claimed(
+        &self,
+        request: &CheckoutRequest,
+        order_id: Uuid,
+        key: Option<String>,
+        fingerprint: String,
+    ) -> Result<Placed, Error> {
+        let user = request.user_id;
+        // An earlier order whose items are still in the cart would be bought again.
+        for earlier in self.store.unsettled(Utc::now(), Some(user), 20).await? {
+            let earlier = self.settle(earlier).await?;
+            if earlier.status != OrderStatus::Cancelled && !earlier.cart_done {
+                return Err(Error::PreviousUnfinished);
+            }
+        }
         if self.peers.users.user(user).await?.is_none() {
             return Err(Error::UserNotFound(user));
         }
@@ -116,7 +255,6 @@ impl Checkout {
             return Err(Error::EmptyCart);
         }
 
-        let order_id = Uuid::now_v7();
         let reservation = self
             .peers
             .products
@@ -141,7 +279,7 @@ impl Checkout {
         let now = kit::mongo::millis(Utc::now());
         let order = match order_from(
             order_id,
-            &request,
+            request,
             fingerprint.clone(),
             key.clone(),
             &reservation,
@@ -250,15 +388,22 @@ impl Checkout {
             && current.stock == StockState::Confirmed
             && !current.cart_done
         {
-            match self
-                .peers
-                .cart
-                .clear_if_unchanged(current.user_id, current.cart_version)
-                .await
-            {
-                Ok(_) => self.store.record_cart_done(id).await?,
+            let taken = OrderTaken {
+                order_id: id,
+                version: current.cart_version,
+                items: current
+                    .lines
+                    .iter()
+                    .map(|l| CartLine {
+                        product_id: l.product_id,
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+            };
+            match self.peers.cart.take_ordered(current.user_id, &taken).await {
+                Ok(()) => self.store.record_cart_done(id).await?,
                 Err(err) => {
-                    tracing::warn!(order_id = %id, error = %err, "emptying the cart pending")
+                    tracing::warn!(order_id = %id, error = %err, "taking the order out of the cart pending")
                 }
             }
             return Ok(self.store.get(id).await?.ok_or(Error::NotFound)?);
@@ -266,7 +411,8 @@ impl Checkout {
         Ok(current)
     }
 
-    /// Cancels an order whose stock products no longer holds (its hold expired first).
+    /// Cancels an order whose stock products no longer holds (its hold expired first). Such an
+    /// order is pending: it cannot move on before its stock is confirmed.
     async fn cancel_stockless(&self, id: Uuid) -> Result<(), Error> {
         tracing::warn!(order_id = %id, "the order's stock hold expired; cancelling it");
         for from in [OrderStatus::Pending, OrderStatus::Paid] {
@@ -274,16 +420,21 @@ impl Checkout {
                 .transition(id, from, OrderStatus::Cancelled)
                 .await?;
         }
-        self.store
-            .record_stock(id, &[StockState::Held], StockState::Released)
-            .await?;
+        let order = self.store.get(id).await?.ok_or(Error::NotFound)?;
+        if order.status == OrderStatus::Cancelled {
+            self.store
+                .record_stock(id, &[StockState::Held], StockState::Released)
+                .await?;
+        } else {
+            tracing::error!(order_id = %id, status = order.status.as_str(), "an order past pending has no stock; it needs an admin");
+        }
         Ok(())
     }
 
     /// Settles every order older than `grace` that still owes a step; how many it looked at.
     pub async fn reconcile(&self, grace: Duration) -> Result<usize, Error> {
         let before = Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
-        let owing = self.store.unsettled(before, 100).await?;
+        let owing = self.store.unsettled(before, None, 100).await?;
         let count = owing.len();
         for order in owing {
             self.settle(order).await?;
@@ -305,14 +456,8 @@ impl Checkout {
         let Some(caller) = caller else {
             return Ok(Vec::new());
         };
-        let mut found = Vec::new();
-        for &id in ids {
-            if let Some(order) = self.store.get(id).await?
-                && caller.can_act_for(order.user_id)
-            {
-                found.push(order);
-            }
-        }
+        let mut found = self.store.get_many(ids).await?;
+        found.retain(|order| caller.can_act_for(order.user_id));
         Ok(found)
     }
 
@@ -338,7 +483,7 @@ impl Checkout {
         id: Uuid,
         to: OrderStatus,
     ) -> Result<Order, Error> {
-        let order = self.get(caller, id).await?;
+        let mut order = self.get(caller, id).await?;
         if !caller.is_admin() && to != OrderStatus::Cancelled {
             return Err(kit::ApiError::forbidden().into());
         }
@@ -350,6 +495,22 @@ impl Checkout {
         }
         if !caller.is_admin() && order.status != OrderStatus::Pending {
             return Err(kit::ApiError::forbidden().into());
+        }
+        if to != OrderStatus::Cancelled && order.stock != StockState::Confirmed {
+            // Only an order that owns its stock moves on: confirm it now if products can.
+            let seen = order.status;
+            order = self.settle(order).await?;
+            if order.status != seen {
+                return Err(Error::Conflict(format!(
+                    "the order changed meanwhile; it is now {}",
+                    order.status.as_str()
+                )));
+            }
+            if order.stock != StockState::Confirmed {
+                return Err(Error::Conflict(
+                    "the order's stock is not confirmed yet; try again shortly".into(),
+                ));
+            }
         }
         let changed = self
             .store

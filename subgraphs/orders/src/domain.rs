@@ -246,9 +246,11 @@ pub struct Order {
     pub idempotency_key: Option<String>,
     pub fingerprint: String,
     pub stock: StockState,
-    /// The version of the cart the order bought, which is emptied only if still at it.
+    /// The version of the cart the order was made from: a cart still at it is emptied, one
+    /// changed since loses only what the order bought.
     pub cart_version: i64,
-    /// Whether the cart needs nothing more (emptied, changed since, or the order cancelled).
+    /// Whether the cart needs nothing more (what the order bought is out of it, or the order
+    /// was cancelled).
     pub cart_done: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -262,6 +264,17 @@ impl Order {
             _ => self.stock == StockState::Confirmed && self.cart_done,
         }
     }
+}
+
+/// A user's checkout claim: one checkout per user at a time, so two requests cannot both buy
+/// the same cart. It ends when the checkout does, or at `expires_at` when its process died.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The order the claiming checkout will place.
+    pub order_id: Uuid,
+    /// Its Idempotency-Key: a retry with the same key waits for it instead of being refused.
+    pub key: Option<String>,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

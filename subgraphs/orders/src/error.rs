@@ -22,6 +22,14 @@ pub enum Error {
     IllegalTransition { from: OrderStatus, to: OrderStatus },
     #[error("{0}")]
     Conflict(String),
+    /// Another checkout of the same user's cart is under way.
+    #[error(
+        "another checkout of this cart is in progress; wait for it (a retry with its Idempotency-Key returns its order)"
+    )]
+    CheckoutInProgress,
+    /// An earlier order's items could not yet be taken out of the cart (cart unreachable).
+    #[error("the previous order is still being completed; try again shortly")]
+    PreviousUnfinished,
     /// The order was stored but its stock not yet confirmed (products could not be reached).
     #[error(
         "the order was stored but could not be confirmed yet; it will be completed or cancelled shortly (retry with the same Idempotency-Key to see which)"
@@ -41,10 +49,10 @@ impl From<Error> for ApiError {
             Error::NotFound | Error::UserNotFound(_) => ApiError::new(ErrorCode::NotFound, message),
             Error::EmptyCart | Error::KeyReused => ApiError::validation(message),
             Error::InsufficientStock(_) => ApiError::new(ErrorCode::InsufficientStock, message),
-            Error::IllegalTransition { .. } | Error::Conflict(_) => {
+            Error::IllegalTransition { .. } | Error::Conflict(_) | Error::CheckoutInProgress => {
                 ApiError::new(ErrorCode::Conflict, message)
             }
-            Error::Unfinished | Error::Interrupted => {
+            Error::Unfinished | Error::Interrupted | Error::PreviousUnfinished => {
                 ApiError::new(ErrorCode::Unavailable, message)
                     .retry_after(std::time::Duration::from_secs(2))
             }

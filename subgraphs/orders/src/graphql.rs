@@ -1,11 +1,14 @@
 //! The orders subgraph: `Order @key(fields: "id")` with lines referencing `Product`, contributes
 //! `User.orders(first, after)`; `order(id)`; `placeOrder`, `updateOrderStatus`, `cancelOrder`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
+use kit::ApiError;
 use kit::auth::Viewer;
 use kit::money::Decimal;
 use kit::pagination::{Page, encode_cursor};
@@ -138,16 +141,11 @@ impl UserRef {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Option<OrderConnection>> {
-        let caller = ctx.data::<Viewer>()?.require()?;
+        ctx.data::<Viewer>()?.require()?;
         let page = Page::from_connection(first, after.as_deref())?;
-        let (orders, total) = match ctx
-            .data::<Arc<Checkout>>()?
-            .for_user(&caller, self.0, page)
-            .await
-        {
-            Ok(found) => found,
-            Err(Error::NotFound) => return Ok(None),
-            Err(other) => return Err(other.into()),
+        let loader = ctx.data::<DataLoader<UserOrdersLoader>>()?;
+        let Some((orders, total)) = loader.load_one((self.0, page)).await? else {
+            return Ok(None);
         };
         let shown = page.offset + orders.len() as u64;
         let mut connection = Connection::with_additional_fields(
@@ -162,6 +160,56 @@ impl UserRef {
                 .map(|(i, o)| Edge::new(encode_cursor(page.offset + i as u64), OrderObject(o))),
         );
         Ok(Some(connection))
+    }
+}
+
+/// Batches one request's `Order` entities into one store query (each order once, however
+/// often the request names it).
+pub struct OrderLoader {
+    pub(crate) checkout: Arc<Checkout>,
+    pub(crate) viewer: Viewer,
+}
+
+impl Loader<Uuid> for OrderLoader {
+    type Value = Order;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Order>, ApiError> {
+        let found = self.checkout.visible(self.viewer.0, keys).await?;
+        Ok(found.into_iter().map(|o| (o.id, o)).collect())
+    }
+}
+
+/// One request's `User.orders` pages: each (user, page) read once, however many
+/// representations of the same user the request holds. Users the caller may not see are left
+/// out (their `orders` is null).
+pub struct UserOrdersLoader {
+    pub(crate) checkout: Arc<Checkout>,
+    pub(crate) viewer: Viewer,
+}
+
+impl Loader<(Uuid, Page)> for UserOrdersLoader {
+    type Value = (Vec<Order>, u64);
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, Page)],
+    ) -> Result<HashMap<(Uuid, Page), (Vec<Order>, u64)>, ApiError> {
+        let Some(caller) = self.viewer.0 else {
+            return Ok(HashMap::new());
+        };
+        let mut pages = HashMap::with_capacity(keys.len());
+        for &(user, page) in keys {
+            match self.checkout.for_user(&caller, user, page).await {
+                Ok(found) => {
+                    pages.insert((user, page), found);
+                }
+                Err(Error::NotFound) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(pages)
     }
 }
 
@@ -215,12 +263,8 @@ impl Query {
         let Ok(id) = order_id(&id) else {
             return Ok(None);
         };
-        let viewer = ctx.data::<Viewer>()?;
-        let mut found = ctx
-            .data::<Arc<Checkout>>()?
-            .visible(viewer.0, &[id])
-            .await?;
-        Ok(found.pop().map(OrderObject))
+        let loader = ctx.data::<DataLoader<OrderLoader>>()?;
+        Ok(loader.load_one(id).await?.map(OrderObject))
     }
 
     /// Federation entity resolver for `User`: `orders` is resolved (and authorized) on it.

@@ -57,15 +57,14 @@ impl Settings {
     /// `CHECKOUT_HOLD_SECS` (default 120, at most 900), `RECONCILE_EVERY_SECS` (5).
     pub fn from_env() -> anyhow::Result<Self> {
         let d = Self::default();
-        let settings = Self {
-            hold: kit::config::seconds_or("CHECKOUT_HOLD_SECS", d.hold)?,
+        Ok(Self {
+            hold: kit::config::seconds_within(
+                "CHECKOUT_HOLD_SECS",
+                d.hold,
+                kit::peers::products::MAX_HOLD,
+            )?,
             reconcile_every: kit::config::seconds_or("RECONCILE_EVERY_SECS", d.reconcile_every)?,
-        };
-        anyhow::ensure!(
-            settings.hold <= Duration::from_secs(900),
-            "CHECKOUT_HOLD_SECS must be at most 900"
-        );
-        Ok(settings)
+        })
     }
 }
 
@@ -128,7 +127,8 @@ impl AppState {
         let store: Arc<dyn OrderStore> = store::open(&config.database)
             .await
             .context("opening the orders store")?;
-        let checkout = Checkout::new(store, peers, config.settings.hold);
+        let checkout = Checkout::new(store, peers, config.settings.hold)
+            .with_lease(checkout::lease_for(config.http.request_timeout));
         Ok(Self::new(checkout, verifier, service_auth))
     }
 }
@@ -151,9 +151,17 @@ impl kit::graphql::Subgraph for AppState {
     fn request_data(
         &self,
         request: async_graphql::Request,
-        _viewer: Viewer,
+        viewer: Viewer,
     ) -> async_graphql::Request {
         request
+            .data(kit::graphql::dataloader(graphql::OrderLoader {
+                checkout: self.checkout.clone(),
+                viewer,
+            }))
+            .data(kit::graphql::dataloader(graphql::UserOrdersLoader {
+                checkout: self.checkout.clone(),
+                viewer,
+            }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {

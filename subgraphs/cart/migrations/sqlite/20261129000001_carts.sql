@@ -1,9 +1,11 @@
--- One cart per user; its version grows with every change, so a checkout empties only the cart
--- it bought (orders clears it "if still at version N").
+-- One cart per user; its version grows with every change, so a checkout knows whether the cart
+-- changed after it was read (then only what was ordered is taken out of it). `last_order` is the
+-- last order taken out, so a retried settlement takes it out once.
 CREATE TABLE carts (
     user_id    BLOB PRIMARY KEY NOT NULL,
     version    INTEGER NOT NULL CHECK (version >= 0),
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    last_order BLOB
 );
 
 CREATE TABLE cart_items (

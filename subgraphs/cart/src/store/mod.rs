@@ -49,8 +49,19 @@ pub trait CartStore: Send + Sync + 'static {
     ) -> Result<Option<Cart>, StoreError>;
     /// Removes a line; `None` when the product is not in the cart.
     async fn remove(&self, user: Uuid, product: Uuid) -> Result<Option<Cart>, StoreError>;
-    /// Empties the cart, only if it is still at `version` when one is given; whether it did.
-    async fn clear(&self, user: Uuid, version: Option<i64>) -> Result<bool, StoreError>;
+    /// Empties the cart.
+    async fn clear(&self, user: Uuid) -> Result<(), StoreError>;
+    /// After checkout: takes out of the cart what order `order` bought — everything while the
+    /// cart is still at `version` (the one the order was made from), else each ordered line's
+    /// quantity, so what was added during the checkout stays. Once per order: the cart
+    /// remembers the last order taken out, and a repeat (a retried settlement) changes nothing.
+    async fn take_ordered(
+        &self,
+        user: Uuid,
+        order: Uuid,
+        version: i64,
+        lines: &[(Uuid, i32)],
+    ) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
 }
 

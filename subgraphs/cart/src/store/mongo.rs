@@ -28,6 +28,9 @@ struct CartDocument {
     #[serde(with = "kit::mongo::time_as_bson")]
     updated_at: chrono::DateTime<Utc>,
     schema_version: i32,
+    /// The last order taken out of the cart (its id as text), so taking it out is done once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_order: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -199,26 +202,61 @@ impl CartStore for MongoCartStore {
         self.get(user).await.map(Some)
     }
 
-    async fn clear(&self, user: Uuid, version: Option<i64>) -> Result<bool, StoreError> {
+    async fn clear(&self, user: Uuid) -> Result<(), StoreError> {
         let mut update = Self::touched(Utc::now());
         update
             .get_document_mut("$set")
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .insert("items", bson::Bson::Array(Vec::new()));
-        let filter = match version {
-            Some(version) => doc! { "version": version },
-            None => doc! {},
-        };
-        if self.change(user, filter, update).await? {
-            return Ok(true);
+        // No cart at all is an empty one already.
+        self.change(user, doc! {}, update).await?;
+        Ok(())
+    }
+
+    async fn take_ordered(
+        &self,
+        user: Uuid,
+        order: Uuid,
+        version: i64,
+        lines: &[(Uuid, i32)],
+    ) -> Result<(), StoreError> {
+        let tag = order.to_string();
+        for _ in 0..ADD_ATTEMPTS {
+            let Some(found) = self.carts.find_one(doc! { "_id": uuid(user) }).await? else {
+                return Ok(());
+            };
+            if found.last_order.as_deref() == Some(tag.as_str()) {
+                return Ok(());
+            }
+            let seen = found.version;
+            let cart = Cart::from(found);
+            let left = if seen == version {
+                Vec::new()
+            } else {
+                cart.remaining_after(lines)
+            };
+            let left: Vec<ItemDocument> = left
+                .into_iter()
+                .map(|i| ItemDocument {
+                    product_id: i.product_id,
+                    quantity: i.quantity,
+                    added_at: i.added_at,
+                })
+                .collect();
+            let left =
+                bson::serialize_to_bson(&left).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let update = doc! {
+                "$set": { "items": left, "lastOrder": &tag, "updatedAt": time(Utc::now()) },
+                "$inc": { "version": 1_i64 },
+            };
+            // Conditional on the version read: a concurrent change makes this read again.
+            if self.change(user, doc! { "version": seen }, update).await? {
+                return Ok(());
+            }
         }
-        // No cart at all is an empty one (version 0).
-        let exists = self
-            .carts
-            .find_one(doc! { "_id": uuid(user) })
-            .await?
-            .is_some();
-        Ok(!exists && matches!(version, None | Some(0)))
+        Err(StoreError::Unavailable(
+            "the cart kept changing under concurrent updates".into(),
+        ))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

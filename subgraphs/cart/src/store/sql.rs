@@ -170,47 +170,73 @@ impl CartStore for SqlCartStore {
         Ok(Some(cart))
     }
 
-    async fn clear(&self, user: Uuid, version: Option<i64>) -> Result<bool, StoreError> {
-        let now = Utc::now();
+    async fn clear(&self, user: Uuid) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        let bumped = match version {
-            Some(version) => {
-                tx.execute(
-                    query(
-                        "UPDATE carts SET version = version + 1, updated_at = $2 \
-                         WHERE user_id = $1 AND version = $3",
-                    )
-                    .bind(user)
-                    .bind(now)
-                    .bind(version),
-                )
-                .await?
-            }
-            None => {
-                tx.execute(
-                    query(
-                        "UPDATE carts SET version = version + 1, updated_at = $2 \
-                         WHERE user_id = $1",
-                    )
-                    .bind(user)
-                    .bind(now),
-                )
-                .await?
-            }
-        };
-        if bumped == 0 {
-            // No cart at all is an empty one (version 0); a cart at another version changed
-            // since it was read, and stays.
-            let exists = tx
-                .fetch_optional(query("SELECT 1 AS one FROM carts WHERE user_id = $1").bind(user))
-                .await?
-                .is_some();
-            return Ok(!exists && matches!(version, None | Some(0)));
-        }
+        Self::touch(&mut tx, user, Utc::now()).await?;
         tx.execute(query("DELETE FROM cart_items WHERE user_id = $1").bind(user))
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(())
+    }
+
+    async fn take_ordered(
+        &self,
+        user: Uuid,
+        order: Uuid,
+        version: i64,
+        lines: &[(Uuid, i32)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        // Writing first takes SQLite's write lock, so nothing changes the cart meanwhile.
+        let marked = tx
+            .execute(
+                query(
+                    "UPDATE carts SET version = version + 1, updated_at = $2, last_order = $3 \
+                     WHERE user_id = $1 AND (last_order IS NULL OR last_order <> $3)",
+                )
+                .bind(user)
+                .bind(Utc::now())
+                .bind(order),
+            )
+            .await?;
+        if marked == 0 {
+            // No cart (nothing to take), or this order was taken out already.
+            return Ok(());
+        }
+        let cart = Self::read(&mut tx, user).await?;
+        if cart.version - 1 == version {
+            tx.execute(query("DELETE FROM cart_items WHERE user_id = $1").bind(user))
+                .await?;
+        } else {
+            for (product, quantity) in lines {
+                // A line taken to zero goes; one with more keeps the rest (quantity stays >= 1).
+                let gone = tx
+                    .execute(
+                        query(
+                            "DELETE FROM cart_items \
+                             WHERE user_id = $1 AND product_id = $2 AND quantity <= $3",
+                        )
+                        .bind(user)
+                        .bind(*product)
+                        .bind(*quantity),
+                    )
+                    .await?;
+                if gone == 0 {
+                    tx.execute(
+                        query(
+                            "UPDATE cart_items SET quantity = quantity - $3 \
+                             WHERE user_id = $1 AND product_id = $2",
+                        )
+                        .bind(user)
+                        .bind(*product)
+                        .bind(*quantity),
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -294,25 +294,56 @@ async fn orders_reads_and_empties_carts_with_the_service_credential_only() {
         json!([{"productId": p.id, "quantity": 2}])
     );
     let version = contents["version"].as_i64().unwrap();
-    for stale in [version - 1, version + 1] {
-        let uri = format!("/internal/carts/{user}/clear?version={stale}");
-        let answer = app
-            .send(request(Method::POST, &uri, Some(&service), None))
-            .await
-            .json();
-        assert_eq!(answer["cleared"], false);
-    }
-    let uri = format!("/internal/carts/{user}/clear?version={version}");
-    app.send(request(Method::POST, &uri, Some(&token), None))
-        .await
-        .assert_error(403, "FORBIDDEN");
-    assert_eq!(app.db.store.get(user).await.unwrap().items.len(), 1);
+    let uri = format!("/internal/carts/{user}/ordered");
+    let taken = |order: Uuid, version: i64, quantity: i32| json!({"orderId": order, "version": version, "items": [{"productId": p.id, "quantity": quantity}]});
+    // Customers, even the cart's owner, cannot take orders out of carts.
+    let order = Uuid::now_v7();
+    app.send(request(
+        Method::POST,
+        &uri,
+        Some(&token),
+        Some(&taken(order, version, 2)),
+    ))
+    .await
+    .assert_error(403, "FORBIDDEN");
+    assert_eq!(app.db.store.get(user).await.unwrap().quantity_of(p.id), 2);
+    // The cart changed since the order read it: the order's one lamp goes, the other stays.
     let answer = app
-        .send(request(Method::POST, &uri, Some(&service), None))
-        .await
-        .json();
-    assert_eq!(answer["cleared"], true);
+        .send(request(
+            Method::POST,
+            &uri,
+            Some(&service),
+            Some(&taken(order, version - 1, 1)),
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.json());
+    assert_eq!(app.db.store.get(user).await.unwrap().quantity_of(p.id), 1);
+    // The same order again takes nothing; a cart still at the order's version is emptied.
+    app.send(request(
+        Method::POST,
+        &uri,
+        Some(&service),
+        Some(&taken(order, version - 1, 1)),
+    ))
+    .await;
+    assert_eq!(app.db.store.get(user).await.unwrap().quantity_of(p.id), 1);
+    let now = app.db.store.get(user).await.unwrap().version;
+    app.send(request(
+        Method::POST,
+        &uri,
+        Some(&service),
+        Some(&taken(Uuid::now_v7(), now, 1)),
+    ))
+    .await;
     assert!(app.db.store.get(user).await.unwrap().items.is_empty());
+    app.send(request(
+        Method::POST,
+        &uri,
+        Some(&service),
+        Some(&json!({"orderId": order})),
+    ))
+    .await
+    .assert_error(422, "VALIDATION_FAILED");
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ on_each_backend!([sqlite, mongodb] {
     adding_merges_lines_and_bumps_the_version,
     lines_and_carts_are_bounded,
     lines_change_and_go,
-    clearing_can_be_conditional_on_the_version,
+    clearing_empties_and_an_order_is_taken_out_once,
     concurrent_adds_lose_nothing,
 });
 
@@ -111,28 +111,51 @@ async fn lines_change_and_go(backend: Backend) {
     );
 }
 
-async fn clearing_can_be_conditional_on_the_version(backend: Backend) {
+async fn clearing_empties_and_an_order_is_taken_out_once(backend: Backend) {
     let db = TestStore::new(backend).await;
     let user = Uuid::new_v4();
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    db.store.clear(user).await.unwrap();
     assert!(
-        db.store.clear(user, Some(0)).await.unwrap(),
+        db.store.get(user).await.unwrap().items.is_empty(),
         "no cart is an empty one"
     );
-    db.store.add(user, Uuid::new_v4(), q(1)).await.unwrap();
+    db.store
+        .take_ordered(user, Uuid::new_v4(), 0, &[(a, 1)])
+        .await
+        .unwrap();
+    // Unchanged since the order read it: emptied.
+    db.store.add(user, a, q(2)).await.unwrap();
     let read = db.store.get(user).await.unwrap();
-    db.store.add(user, Uuid::new_v4(), q(1)).await.unwrap();
-    assert!(
-        !db.store.clear(user, Some(read.version)).await.unwrap(),
-        "changed since it was read: kept"
-    );
-    assert_eq!(db.store.get(user).await.unwrap().items.len(), 2);
-    let now = db.store.get(user).await.unwrap();
-    assert!(db.store.clear(user, Some(now.version)).await.unwrap());
-    let cleared = db.store.get(user).await.unwrap();
-    assert!(cleared.items.is_empty());
-    assert!(cleared.version > now.version);
-    db.store.add(user, Uuid::new_v4(), q(1)).await.unwrap();
-    assert!(db.store.clear(user, None).await.unwrap());
+    let first = Uuid::new_v4();
+    db.store
+        .take_ordered(user, first, read.version, &[(a, 2)])
+        .await
+        .unwrap();
+    let taken = db.store.get(user).await.unwrap();
+    assert!(taken.items.is_empty());
+    assert!(taken.version > read.version);
+    // Changed since: only what the order bought goes.
+    db.store.add(user, a, q(3)).await.unwrap();
+    let read = db.store.get(user).await.unwrap();
+    db.store.add(user, b, q(1)).await.unwrap();
+    db.store.add(user, a, q(1)).await.unwrap();
+    let second = Uuid::new_v4();
+    db.store
+        .take_ordered(user, second, read.version, &[(a, 3)])
+        .await
+        .unwrap();
+    let cart = db.store.get(user).await.unwrap();
+    assert_eq!((cart.quantity_of(a), cart.quantity_of(b)), (1, 1));
+    // Once per order: a retried settlement takes nothing more.
+    db.store
+        .take_ordered(user, second, read.version, &[(a, 3)])
+        .await
+        .unwrap();
+    let again = db.store.get(user).await.unwrap();
+    assert_eq!((again.quantity_of(a), again.quantity_of(b)), (1, 1));
+    assert_eq!(again.version, cart.version, "nothing written");
+    db.store.clear(user).await.unwrap();
     assert!(db.store.get(user).await.unwrap().items.is_empty());
 }
 

@@ -23,6 +23,15 @@ pub struct CartLine {
     pub quantity: i32,
 }
 
+/// `POST /internal/carts/{userId}/ordered`: an order placed from the cart at `version`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrderTaken {
+    pub order_id: Uuid,
+    pub version: i64,
+    pub items: Vec<CartLine>,
+}
+
 /// The cart service, as another service calls it.
 #[derive(Clone)]
 pub struct CartClient(pub Peer);
@@ -37,14 +46,14 @@ impl CartClient {
         }))
     }
 
-    /// Empties the cart if it is still at `version` (nothing was added since it was read);
-    /// whether it did. Safe to retry.
-    pub async fn clear_if_unchanged(&self, user_id: Uuid, version: i64) -> Result<bool, PeerError> {
-        let path = format!("/internal/carts/{user_id}/clear?version={version}");
-        let cleared: Option<serde_json::Value> = self
-            .0
-            .send::<(), _>(Method::POST, &path, None, true)
+    /// Takes what an order bought out of the cart: all of it if the cart is still at the
+    /// version the order was made from, else the ordered quantities. Once per order, so safe to
+    /// retry.
+    pub async fn take_ordered(&self, user_id: Uuid, taken: &OrderTaken) -> Result<(), PeerError> {
+        let path = format!("/internal/carts/{user_id}/ordered");
+        self.0
+            .send::<_, serde_json::Value>(Method::POST, &path, Some(taken), true)
             .await?;
-        Ok(cleared.is_some_and(|body| body["cleared"] == true))
+        Ok(())
     }
 }

@@ -39,3 +39,12 @@ CREATE TABLE order_lines (
     currency         TEXT NOT NULL,
     PRIMARY KEY (order_id, position)
 );
+
+-- One checkout per user at a time (a claim that ends with the checkout, or expires when its
+-- process died), so two requests cannot both buy the same cart.
+CREATE TABLE checkouts (
+    user_id         BLOB PRIMARY KEY NOT NULL,
+    order_id        BLOB NOT NULL,
+    idempotency_key TEXT,
+    expires_at      TEXT NOT NULL
+);

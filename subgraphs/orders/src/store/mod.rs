@@ -15,7 +15,7 @@ use kit::db::StoreError;
 use kit::pagination::Page;
 use uuid::Uuid;
 
-use crate::domain::{Order, OrderStatus, StockState};
+use crate::domain::{Lease, Order, OrderStatus, StockState};
 
 pub use mongo::MongoOrderStore;
 pub use sql::SqlOrderStore;
@@ -25,6 +25,8 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Stores a new order; one with the same user and idempotency key is `StoreError::Conflict`.
     async fn insert(&self, order: &Order) -> Result<(), StoreError>;
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError>;
+    /// The orders among `ids`, in one query, in no particular order.
+    async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Order>, StoreError>;
     async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError>;
     /// A user's orders, newest first, and how many there are.
     async fn for_user(&self, user: Uuid, page: Page) -> Result<(Vec<Order>, u64), StoreError>;
@@ -45,8 +47,25 @@ pub trait OrderStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Records that the cart needs nothing more.
     async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError>;
-    /// Orders created before `before` that still owe a step, oldest first, at most `limit`.
-    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError>;
+    /// Orders created before `before` that still owe a step (of `user` only, when given),
+    /// oldest first, at most `limit`.
+    async fn unsettled(
+        &self,
+        before: DateTime<Utc>,
+        user: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError>;
+    /// Claims `user`'s checkout for `lease`, unless another checkout holds a claim that has not
+    /// expired by `now`: `None` when claimed, else the holder's lease. One write, so of two
+    /// concurrent claims one wins.
+    async fn claim_checkout(
+        &self,
+        user: Uuid,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError>;
+    /// Ends the claim of order `order_id` on `user`'s checkout (none if another holds it now).
+    async fn release_checkout(&self, user: Uuid, order_id: Uuid) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
 }
 

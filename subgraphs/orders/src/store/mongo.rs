@@ -8,7 +8,7 @@ use bson::{Bson, doc};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use kit::db::StoreError;
-use kit::mongo::{time, uuid};
+use kit::mongo::{is_duplicate_key, time, uuid};
 use kit::pagination::Page;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::OrderStore;
-use crate::domain::{Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState};
+use crate::domain::{
+    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
+};
 
 /// The shape of the documents this code writes.
 const SCHEMA_VERSION: i32 = 1;
@@ -146,10 +148,38 @@ impl TryFrom<OrderDocument> for Order {
     }
 }
 
+/// A user's checkout claim, in collection `checkouts` (`_id` is the user).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaseDocument {
+    #[serde(rename = "_id", with = "kit::mongo::uuid_as_binary")]
+    user_id: Uuid,
+    #[serde(with = "kit::mongo::uuid_as_binary")]
+    order_id: Uuid,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(with = "kit::mongo::time_as_bson")]
+    expires_at: DateTime<Utc>,
+}
+
+impl From<LeaseDocument> for Lease {
+    fn from(d: LeaseDocument) -> Self {
+        Lease {
+            order_id: d.order_id,
+            key: d.idempotency_key,
+            expires_at: d.expires_at,
+        }
+    }
+}
+
 pub struct MongoOrderStore {
     db: mongodb::Database,
     orders: Collection<OrderDocument>,
+    checkouts: Collection<LeaseDocument>,
 }
+
+/// Attempts at a claim that loses races to claims ending and starting.
+const CLAIM_ATTEMPTS: usize = 10;
 
 impl MongoOrderStore {
     /// Serves orders from `db`, creating the indexes if missing.
@@ -174,7 +204,11 @@ impl MongoOrderStore {
                     .build(),
             ])
             .await?;
-        Ok(Self { db, orders })
+        Ok(Self {
+            checkouts: db.collection("checkouts"),
+            db,
+            orders,
+        })
     }
 
     async fn one(&self, filter: bson::Document) -> Result<Option<Order>, StoreError> {
@@ -195,6 +229,20 @@ impl OrderStore for MongoOrderStore {
 
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
         self.one(doc! { "_id": uuid(id) }).await
+    }
+
+    async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Bson> = ids.iter().map(|&id| Bson::from(uuid(id))).collect();
+        let found: Vec<OrderDocument> = self
+            .orders
+            .find(doc! { "_id": { "$in": ids } })
+            .await?
+            .try_collect()
+            .await?;
+        found.into_iter().map(Order::try_from).collect()
     }
 
     async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
@@ -271,8 +319,13 @@ impl OrderStore for MongoOrderStore {
         Ok(())
     }
 
-    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError> {
-        let filter = doc! {
+    async fn unsettled(
+        &self,
+        before: DateTime<Utc>,
+        user: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let mut filter = doc! {
             "createdAt": { "$lt": time(before) },
             "$or": [
                 { "stock": "held" },
@@ -280,6 +333,9 @@ impl OrderStore for MongoOrderStore {
                 { "status": "cancelled", "stock": { "$ne": "released" } },
             ],
         };
+        if let Some(user) = user {
+            filter.insert("userId", uuid(user));
+        }
         let found: Vec<OrderDocument> = self
             .orders
             .find(filter)
@@ -295,6 +351,57 @@ impl OrderStore for MongoOrderStore {
             .into_iter()
             .filter(|o| !o.is_settled())
             .collect())
+    }
+
+    async fn claim_checkout(
+        &self,
+        user: Uuid,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        let claim = LeaseDocument {
+            user_id: user,
+            order_id: lease.order_id,
+            idempotency_key: lease.key.clone(),
+            expires_at: lease.expires_at,
+        };
+        for _ in 0..CLAIM_ATTEMPTS {
+            match self.checkouts.insert_one(&claim).await {
+                Ok(_) => return Ok(None),
+                Err(err) if is_duplicate_key(&err) => {}
+                Err(err) => return Err(err.into()),
+            }
+            // Held: take it over if it expired (its checkout died), else report the holder.
+            let key = lease.key.as_deref().map_or(Bson::Null, Bson::from);
+            let taken = self
+                .checkouts
+                .update_one(
+                    doc! { "_id": uuid(user), "expiresAt": { "$lte": time(now) } },
+                    doc! { "$set": {
+                        "orderId": uuid(lease.order_id),
+                        "idempotencyKey": key,
+                        "expiresAt": time(lease.expires_at),
+                    } },
+                )
+                .await?;
+            if taken.matched_count == 1 {
+                return Ok(None);
+            }
+            if let Some(holder) = self.checkouts.find_one(doc! { "_id": uuid(user) }).await? {
+                return Ok(Some(holder.into()));
+            }
+            // Released between the two writes: claim again.
+        }
+        Err(StoreError::Unavailable(
+            "the checkout claim kept changing hands".into(),
+        ))
+    }
+
+    async fn release_checkout(&self, user: Uuid, order_id: Uuid) -> Result<(), StoreError> {
+        self.checkouts
+            .delete_one(doc! { "_id": uuid(user), "orderId": uuid(order_id) })
+            .await?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

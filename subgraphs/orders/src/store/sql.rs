@@ -9,7 +9,9 @@ use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::OrderStore;
-use crate::domain::{Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState};
+use crate::domain::{
+    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
+};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -160,6 +162,21 @@ impl OrderStore for SqlOrderStore {
             .await
     }
 
+    async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM orders WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let rows = self
+            .db
+            .fetch_all(query(sql).bind_all(ids.iter().copied()))
+            .await?;
+        self.with_lines(rows).await
+    }
+
     async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
         self.one(
             query(format!(
@@ -257,24 +274,89 @@ impl OrderStore for SqlOrderStore {
         Ok(())
     }
 
-    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError> {
-        let rows = self
-            .db
-            .fetch_all(
-                query(format!(
-                    "SELECT {COLUMNS} FROM orders WHERE {UNSETTLED} AND created_at < $1 \
-                     ORDER BY created_at LIMIT $2"
-                ))
-                .bind(before)
-                .bind(i64::from(limit)),
-            )
-            .await?;
+    async fn unsettled(
+        &self,
+        before: DateTime<Utc>,
+        user: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let of_user = if user.is_some() {
+            "AND user_id = $3"
+        } else {
+            ""
+        };
+        let mut select = query(format!(
+            "SELECT {COLUMNS} FROM orders WHERE {UNSETTLED} AND created_at < $1 {of_user} \
+             ORDER BY created_at LIMIT $2"
+        ))
+        .bind(before)
+        .bind(i64::from(limit));
+        if let Some(user) = user {
+            select = select.bind(user);
+        }
+        let rows = self.db.fetch_all(select).await?;
         Ok(self
             .with_lines(rows)
             .await?
             .into_iter()
             .filter(|o| !o.is_settled())
             .collect())
+    }
+
+    async fn claim_checkout(
+        &self,
+        user: Uuid,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        // One transaction: the write takes SQLite's lock, so the holder read after it is the one
+        // that refused this claim.
+        let mut tx = self.db.begin().await?;
+        let claimed = tx
+            .execute(
+                query(
+                    "INSERT INTO checkouts (user_id, order_id, idempotency_key, expires_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+                     order_id = excluded.order_id, idempotency_key = excluded.idempotency_key, \
+                     expires_at = excluded.expires_at WHERE checkouts.expires_at <= $5",
+                )
+                .bind(user)
+                .bind(lease.order_id)
+                .bind(lease.key.clone())
+                .bind(lease.expires_at)
+                .bind(now),
+            )
+            .await?;
+        if claimed == 1 {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let holder = tx
+            .fetch_optional(
+                query(
+                    "SELECT order_id, idempotency_key, expires_at FROM checkouts \
+                     WHERE user_id = $1",
+                )
+                .bind(user),
+            )
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("the checkout claim vanished".into()))?;
+        Ok(Some(Lease {
+            order_id: holder.get("order_id")?,
+            key: holder.get("idempotency_key")?,
+            expires_at: holder.get("expires_at")?,
+        }))
+    }
+
+    async fn release_checkout(&self, user: Uuid, order_id: Uuid) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                query("DELETE FROM checkouts WHERE user_id = $1 AND order_id = $2")
+                    .bind(user)
+                    .bind(order_id),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kit::testing::Backend;
-use orders::checkout::Step;
+use orders::checkout::{Checkout, Step};
 use orders::domain::{OrderStatus, StockState};
+use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp, body};
 
@@ -14,6 +15,7 @@ on_each_backend!([sqlite, mongodb] {
     the_same_key_places_one_order,
     thirty_customers_never_oversell_ten,
     cancelling_twice_at_once_restocks_once,
+    parallel_checkouts_of_one_cart_place_one_order,
 });
 
 async fn the_same_key_places_one_order(backend: Backend) {
@@ -45,8 +47,9 @@ async fn the_same_key_places_one_order(backend: Backend) {
         let response = task.await.unwrap();
         assert!(
             response.status == 201 || response.status == 200,
-            "{}",
-            response.status
+            "{} {}",
+            response.status,
+            body(&response)
         );
         created += usize::from(response.status == 201);
         ids.insert(body(&response)["id"].as_str().unwrap().to_owned());
@@ -195,36 +198,12 @@ async fn a_checkout_killed_after_reserving_strands_nothing_and_can_be_retried() 
     );
     assert_eq!(app.ledger(p.id).await.on_hand, 8);
     // The same key again, on a service that does not die: placed once.
-    let healthy = orders::checkout::Checkout::new(
-        app.db.store.clone(),
-        orders::checkout::Peers {
-            users: app.users_client(),
-            products: app.products_client(),
-            cart: kit::peers::cart::CartClient(kit::peers::Peer::new(
-                "cart",
-                &app.cart.url(),
-                kit::http::client().unwrap(),
-                app.auth.service.clone(),
-            )),
-        },
-        Duration::from_secs(60),
-    );
+    let healthy = Checkout::new(app.db.store.clone(), app.peers(), Duration::from_secs(60));
     let caller = kit::auth::Caller {
         user_id: user,
         role: kit::auth::Role::Customer,
     };
-    let request = orders::domain::CheckoutRequest {
-        user_id: user,
-        shipping_address: orders::domain::ShippingAddress::parse(
-            "123 Main St",
-            "Toronto",
-            "M5H 2N2",
-            "Canada",
-        )
-        .unwrap(),
-        payment_method: orders::domain::PaymentMethod::CreditCard,
-        idempotency_key: Some(orders::domain::IdempotencyKey::parse("retry-me").unwrap()),
-    };
+    let request = checkout_request(user, Some("retry-me"));
     let placed = healthy.place(&caller, request.clone()).await.unwrap();
     assert!(placed.created);
     let again = healthy.place(&caller, request).await.unwrap();
@@ -347,4 +326,247 @@ async fn a_stopped_products_service_is_a_503_and_nothing_is_written() {
     app.place(&token, user, None)
         .await
         .assert_error(503, "SERVICE_UNAVAILABLE");
+}
+
+/// Attacker finding 1: six checkouts of one cart at once, without a key or each with its own,
+/// placed three orders and took the stock three times. One user checks out one cart at a time:
+/// one order, the others refused (409) or finding the cart empty (422).
+async fn parallel_checkouts_of_one_cart_place_one_order(backend: Backend) {
+    let app = Arc::new(TestApp::new(backend).await);
+    let (user, token) = app.customer("eager@example.com").await;
+    let p = app.product("Kettle", 3_500, 100).await;
+    for keys in [[None; 8], std::array::from_fn(|i| Some(i))] {
+        app.fill_cart(user, p.id, 3).await;
+        let before = app.ledger(p.id).await.on_hand;
+        let tasks: Vec<_> = keys
+            .into_iter()
+            .map(|key| {
+                let (app, token) = (app.clone(), token.clone());
+                let key = key.map(|i| format!("own-key-{before}-{i}"));
+                tokio::spawn(async move { app.place(&token, user, key.as_deref()).await })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            let response = task.await.unwrap();
+            if response.status != 201 {
+                let code = body(&response)["error"]["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(
+                    (response.status.as_u16(), code.as_str()) == (409, "CONFLICT")
+                        || (response.status.as_u16(), code.as_str()) == (422, "VALIDATION_FAILED"),
+                    "{} {code}",
+                    response.status
+                );
+            }
+            statuses.push(response.status);
+        }
+        assert_eq!(
+            statuses.iter().filter(|&&s| s == 201).count(),
+            1,
+            "one order: {statuses:?}"
+        );
+        assert_eq!(app.ledger(p.id).await.on_hand, before - 3, "taken once");
+        assert!(app.cart_store.get(user).await.unwrap().items.is_empty());
+    }
+    let (orders, total) = app
+        .db
+        .store
+        .for_user(user, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert!(orders.iter().all(|o| o.status == OrderStatus::Pending));
+    app.assert_stock_accounted(p.id, 100).await;
+}
+
+/// Attacker finding 4: what was added to the cart during a checkout stayed, but so did what the
+/// order bought, to be bought again. Now the order's quantities are taken out, the rest stays.
+#[tokio::test]
+async fn a_cart_changed_during_checkout_keeps_only_what_was_not_ordered() {
+    let app = TestApp::with(
+        Backend::Sqlite,
+        Options {
+            die_at: Some(Step::Stored),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (user, token) = app.customer("busy@example.com").await;
+    let lamp = app.product("Lamp", 2_000, 10).await;
+    let rug = app.product("Rug", 9_000, 10).await;
+    app.fill_cart(user, lamp.id, 2).await;
+    app.place(&token, user, Some("first"))
+        .await
+        .assert_error(503, "SERVICE_UNAVAILABLE");
+    // While that order waits to be finished, the customer adds more.
+    app.fill_cart(user, rug.id, 1).await;
+    app.fill_cart(user, lamp.id, 1).await;
+    assert_eq!(app.checkout.reconcile(Duration::ZERO).await.unwrap(), 1);
+    let cart = app.cart_store.get(user).await.unwrap();
+    assert_eq!(
+        (cart.quantity_of(lamp.id), cart.quantity_of(rug.id)),
+        (1, 1),
+        "the two lamps ordered are out, the lamp and rug added since stay"
+    );
+    // Settling again (a retry after a crash) takes nothing more.
+    let (orders, _) = app
+        .db
+        .store
+        .for_user(user, Default::default())
+        .await
+        .unwrap();
+    let order = app.checkout.settle(orders[0].clone()).await.unwrap();
+    assert!(order.cart_done);
+    let cart_store = &app.cart_store;
+    cart_store
+        .take_ordered(user, order.id, order.cart_version, &[(lamp.id, 2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        cart_store.get(user).await.unwrap().quantity_of(lamp.id),
+        1,
+        "once per order"
+    );
+    app.assert_stock_accounted(lamp.id, 10).await;
+}
+
+/// Attacker finding 1, second half: a checkout whose earlier order has not yet taken its items
+/// out of the cart finishes that first, so the same items are not bought twice.
+#[tokio::test]
+async fn a_checkout_first_finishes_the_previous_orders_cart() {
+    let app = TestApp::with(
+        Backend::Sqlite,
+        Options {
+            die_at: Some(Step::Stored),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (user, token) = app.customer("again-and-again@example.com").await;
+    let p = app.product("Mug", 1_200, 10).await;
+    app.fill_cart(user, p.id, 2).await;
+    app.place(&token, user, Some("dies"))
+        .await
+        .assert_error(503, "SERVICE_UNAVAILABLE");
+    // The next checkout (a healthy process, same store and services) finds the first order
+    // unfinished, finishes it, and then finds the cart empty.
+    let healthy = Checkout::new(app.db.store.clone(), app.peers(), Duration::from_secs(60));
+    let caller = kit::auth::Caller {
+        user_id: user,
+        role: kit::auth::Role::Customer,
+    };
+    let err = healthy
+        .place(&caller, checkout_request(user, None))
+        .await
+        .err()
+        .expect("nothing left to buy");
+    assert!(matches!(err, orders::error::Error::EmptyCart), "{err}");
+    let ledger = app.ledger(p.id).await;
+    assert_eq!(
+        (ledger.on_hand, ledger.held, ledger.sold),
+        (8, 0, 2),
+        "bought once"
+    );
+    app.assert_stock_accounted(p.id, 10).await;
+}
+
+/// Attacker finding 2: an order whose stock hold expired while products was out of reach was
+/// paid, shipped and delivered with no stock behind it. Now it cannot move past pending until
+/// its stock is confirmed; asking finds out, and cancels it.
+#[tokio::test]
+async fn an_order_without_confirmed_stock_cannot_be_paid_or_shipped() {
+    let app = TestApp::with(
+        Backend::Sqlite,
+        Options {
+            hold: Some(Duration::from_secs(1)),
+            die_at: Some(Step::Stored),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (user, token) = app.customer("unpaid@example.com").await;
+    let p = app.product("Stove", 30_000, 4).await;
+    app.fill_cart(user, p.id, 3).await;
+    app.place(&token, user, None)
+        .await
+        .assert_error(503, "SERVICE_UNAVAILABLE");
+    let (orders, _) = app
+        .db
+        .store
+        .for_user(user, Default::default())
+        .await
+        .unwrap();
+    let id = orders[0].id.to_string();
+    assert_eq!(orders[0].stock, StockState::Held);
+    // The hold expires before anything confirms it.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.catalog
+        .release_expired(chrono::Utc::now())
+        .await
+        .unwrap();
+    let admin = app.auth.admin_token();
+    for status in ["paid", "shipped", "delivered"] {
+        let refused = app.set_status(&admin, &id, status).await;
+        assert_eq!(refused.status, 409, "{status}: {}", body(&refused));
+    }
+    let order = app.db.store.get(orders[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (order.status, order.stock),
+        (OrderStatus::Cancelled, StockState::Released)
+    );
+    assert_eq!(app.ledger(p.id).await.on_hand, 4);
+    app.assert_stock_accounted(p.id, 4).await;
+}
+
+/// A confirmed order moves on as the table says, once its stock was confirmed on the way.
+#[tokio::test]
+async fn an_order_confirmed_late_can_then_be_paid() {
+    let app = TestApp::with(
+        Backend::Sqlite,
+        Options {
+            die_at: Some(Step::Stored),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (user, token) = app.customer("late@example.com").await;
+    let p = app.product("Chair", 5_000, 4).await;
+    app.fill_cart(user, p.id, 1).await;
+    app.place(&token, user, None)
+        .await
+        .assert_error(503, "SERVICE_UNAVAILABLE");
+    let (orders, _) = app
+        .db
+        .store
+        .for_user(user, Default::default())
+        .await
+        .unwrap();
+    let paid = app
+        .set_status(&app.auth.admin_token(), &orders[0].id.to_string(), "paid")
+        .await;
+    assert_eq!(paid.status, 200, "{}", body(&paid));
+    let order = app.db.store.get(orders[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (order.status, order.stock),
+        (OrderStatus::Paid, StockState::Confirmed)
+    );
+    app.assert_stock_accounted(p.id, 4).await;
+}
+
+fn checkout_request(user: Uuid, key: Option<&str>) -> orders::domain::CheckoutRequest {
+    orders::domain::CheckoutRequest {
+        user_id: user,
+        shipping_address: orders::domain::ShippingAddress::parse(
+            "123 Main St",
+            "Toronto",
+            "M5H 2N2",
+            "Canada",
+        )
+        .unwrap(),
+        payment_method: orders::domain::PaymentMethod::CreditCard,
+        idempotency_key: key.map(|k| orders::domain::IdempotencyKey::parse(k).unwrap()),
+    }
 }

@@ -129,3 +129,78 @@ async fn committed_sdl_matches_the_code() {
     assert!(sdl.contains("type Order @key(fields: \"id\")"), "{sdl}");
     kit::testing::assert_committed_sdl("orders", sdl);
 }
+
+/// Attacker finding 3: 900 representations of one user, each selecting a hundred orders, ran
+/// 900 store queries at once, held 440 MB and made other users' requests time out. Now one
+/// request takes at most 100 representations, and the same user's page is read once.
+#[tokio::test]
+async fn entity_representations_are_bounded_and_answered_in_batches() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let (user, token) = app.customer("many@example.com").await;
+    let (other, _) = app.customer("elsewhere@example.com").await;
+    let p = app.product("Map", 900, 50).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        app.fill_cart(user, p.id, 1).await;
+        let placed = graphql(
+            &app.router,
+            Some(&token),
+            PLACE,
+            json!({"key": format!("e-{n}")}),
+        )
+        .await;
+        ids.push(
+            placed["data"]["placeOrder"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let users = "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { orders(first: 100) { totalCount } } } }";
+    let mut reps = vec![json!({"__typename": "User", "id": user}); 99];
+    reps.push(json!({"__typename": "User", "id": other}));
+    let answered = graphql(&app.router, Some(&token), users, json!({"r": reps})).await;
+    let entities = answered["data"]["_entities"].as_array().unwrap();
+    assert_eq!(entities.len(), 100, "{answered}");
+    assert!(
+        entities[..99]
+            .iter()
+            .all(|e| e["orders"]["totalCount"] == 3)
+    );
+    assert_eq!(
+        entities[99]["orders"],
+        json!(null),
+        "another user's orders stay private"
+    );
+    reps.push(json!({"__typename": "User", "id": user}));
+    let refused = graphql(&app.router, Some(&token), users, json!({"r": reps})).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "QUERY_TOO_COMPLEX"
+    );
+    assert!(refused["data"].is_null(), "nothing ran");
+
+    // Order entities: in one batch, each visible to its owner only.
+    let orders =
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id total } } }";
+    let mut reps: Vec<_> = ids
+        .iter()
+        .map(|id| json!({"__typename": "Order", "id": id}))
+        .collect();
+    reps.push(json!({"__typename": "Order", "id": "not-an-id"}));
+    let found = graphql(&app.router, Some(&token), orders, json!({"r": reps})).await;
+    let found = found["data"]["_entities"].as_array().unwrap().clone();
+    assert_eq!(
+        found.iter().map(|o| o["id"].clone()).collect::<Vec<_>>(),
+        [json!(ids[0]), json!(ids[1]), json!(ids[2]), json!(null)]
+    );
+    let (_, stranger) = app.customer("stranger@example.com").await;
+    let hidden = graphql(&app.router, Some(&stranger), orders, json!({"r": reps})).await;
+    assert!(
+        hidden["data"]["_entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o.is_null())
+    );
+}

@@ -14,7 +14,7 @@ use kit::peers::Peer;
 use kit::peers::cart::CartClient;
 use kit::testing::{Backend, Served, TestDb, TestResponse};
 use orders::checkout::{Checkout, Crash, Peers};
-use orders::domain::{Order, OrderStatus, StockState};
+use orders::domain::{Lease, Order, OrderStatus, StockState};
 use orders::store::{MongoOrderStore, OrderStore, SqlOrderStore};
 use serde_json::{Value, json};
 use testbed::Platform;
@@ -87,6 +87,9 @@ impl OrderStore for FailingInserts {
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
         self.0.get(id).await
     }
+    async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
+        self.0.get_many(ids).await
+    }
     async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
         self.0.by_key(user, key).await
     }
@@ -112,11 +115,40 @@ impl OrderStore for FailingInserts {
     async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
         self.0.record_cart_done(id).await
     }
-    async fn unsettled(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Order>, StoreError> {
-        self.0.unsettled(before, limit).await
+    async fn unsettled(
+        &self,
+        before: DateTime<Utc>,
+        user: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.0.unsettled(before, user, limit).await
+    }
+    async fn claim_checkout(
+        &self,
+        user: Uuid,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.0.claim_checkout(user, lease, now).await
+    }
+    async fn release_checkout(&self, user: Uuid, order_id: Uuid) -> Result<(), StoreError> {
+        self.0.release_checkout(user, order_id).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.0.ping().await
+    }
+}
+
+fn peers(platform: &Platform, cart: &Served) -> Peers {
+    Peers {
+        users: platform.users_client(),
+        products: platform.products_client(),
+        cart: CartClient(Peer::new(
+            "cart",
+            &cart.url(),
+            kit::http::client().unwrap(),
+            platform.auth.service.clone(),
+        )),
     }
 }
 
@@ -140,16 +172,7 @@ impl TestApp {
             platform.auth.service.clone(),
         );
         let cart = Served::start(cart::app(cart_state, &HttpConfig::with_port(0))).await;
-        let peers = Peers {
-            users: platform.users_client(),
-            products: platform.products_client(),
-            cart: CartClient(Peer::new(
-                "cart",
-                &cart.url(),
-                kit::http::client().unwrap(),
-                platform.auth.service.clone(),
-            )),
-        };
+        let peers = peers(&platform, &cart);
         let db = TestStore::new(backend).await;
         let store: Arc<dyn OrderStore> = if options.failing_inserts {
             Arc::new(FailingInserts(db.store.clone()))
@@ -181,6 +204,12 @@ impl TestApp {
             platform,
             _cart_db: cart_db,
         }
+    }
+
+    /// Clients of the services checkout calls, for another `Checkout` on the same store (a
+    /// process restarted after a crash).
+    pub fn peers(&self) -> Peers {
+        peers(&self.platform, &self.cart)
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {

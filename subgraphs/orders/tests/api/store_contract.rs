@@ -6,7 +6,9 @@ use chrono::Utc;
 use kit::db::StoreError;
 use kit::pagination::Page;
 use kit::testing::Backend;
-use orders::domain::{Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState};
+use orders::domain::{
+    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
+};
 use uuid::Uuid;
 
 use crate::helpers::TestStore;
@@ -17,6 +19,8 @@ on_each_backend!([sqlite, mongodb] {
     a_users_orders_come_newest_first_in_pages,
     status_and_stock_change_only_from_what_they_were,
     unsettled_orders_are_found_until_settled,
+    orders_are_read_many_at_once_and_unsettled_per_user,
+    one_checkout_claim_per_user_until_released_or_expired,
 });
 
 fn order(user: Uuid, key: Option<&str>) -> Order {
@@ -187,7 +191,7 @@ async fn unsettled_orders_are_found_until_settled(backend: Backend) {
     let later = Utc::now() + chrono::Duration::seconds(1);
     assert!(
         db.store
-            .unsettled(Utc::now() - chrono::Duration::seconds(60), 10)
+            .unsettled(Utc::now() - chrono::Duration::seconds(60), None, 10)
             .await
             .unwrap()
             .is_empty(),
@@ -195,7 +199,7 @@ async fn unsettled_orders_are_found_until_settled(backend: Backend) {
     );
     assert_eq!(
         db.store
-            .unsettled(later, 10)
+            .unsettled(later, None, 10)
             .await
             .unwrap()
             .iter()
@@ -208,21 +212,142 @@ async fn unsettled_orders_are_found_until_settled(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        db.store.unsettled(later, 10).await.unwrap().len(),
+        db.store.unsettled(later, None, 10).await.unwrap().len(),
         1,
         "the cart is still owed"
     );
     db.store.record_cart_done(fresh.id).await.unwrap();
-    assert!(db.store.unsettled(later, 10).await.unwrap().is_empty());
+    assert!(
+        db.store
+            .unsettled(later, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A cancelled order owes its stock back until released.
     db.store
         .transition(fresh.id, OrderStatus::Pending, OrderStatus::Cancelled)
         .await
         .unwrap();
-    assert_eq!(db.store.unsettled(later, 10).await.unwrap().len(), 1);
+    assert_eq!(db.store.unsettled(later, None, 10).await.unwrap().len(), 1);
     db.store
         .record_stock(fresh.id, &[StockState::Confirmed], StockState::Released)
         .await
         .unwrap();
-    assert!(db.store.unsettled(later, 10).await.unwrap().is_empty());
+    assert!(
+        db.store
+            .unsettled(later, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn orders_are_read_many_at_once_and_unsettled_per_user(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let (a, b) = (order(alice, None), order(bob, None));
+    db.store.insert(&a).await.unwrap();
+    db.store.insert(&b).await.unwrap();
+    let mut found: Vec<Uuid> = db
+        .store
+        .get_many(&[a.id, b.id, Uuid::new_v4()])
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    found.sort();
+    let mut expected = vec![a.id, b.id];
+    expected.sort();
+    assert_eq!(found, expected, "unknown ids are left out");
+    assert!(db.store.get_many(&[]).await.unwrap().is_empty());
+    let later = Utc::now() + chrono::Duration::seconds(1);
+    let of_alice = db.store.unsettled(later, Some(alice), 10).await.unwrap();
+    assert_eq!(of_alice.iter().map(|o| o.id).collect::<Vec<_>>(), [a.id]);
+    assert_eq!(db.store.unsettled(later, None, 10).await.unwrap().len(), 2);
+}
+
+async fn one_checkout_claim_per_user_until_released_or_expired(backend: Backend) {
+    let db = TestStore::new(backend).await;
+    let user = Uuid::new_v4();
+    let now = kit::mongo::millis(Utc::now());
+    let lease = |key: Option<&str>, secs: i64| Lease {
+        order_id: Uuid::now_v7(),
+        key: key.map(str::to_owned),
+        expires_at: now + chrono::Duration::seconds(secs),
+    };
+    let first = lease(Some("k1"), 30);
+    assert_eq!(
+        db.store.claim_checkout(user, &first, now).await.unwrap(),
+        None
+    );
+    let second = lease(None, 30);
+    assert_eq!(
+        db.store.claim_checkout(user, &second, now).await.unwrap(),
+        Some(first.clone()),
+        "held: the holder is reported"
+    );
+    assert_eq!(
+        db.store
+            .claim_checkout(Uuid::new_v4(), &second, now)
+            .await
+            .unwrap(),
+        None,
+        "another user's checkout is their own"
+    );
+    // Releasing someone else's claim does nothing; the holder's own ends it.
+    db.store
+        .release_checkout(user, second.order_id)
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .claim_checkout(user, &second, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    db.store
+        .release_checkout(user, first.order_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.claim_checkout(user, &second, now).await.unwrap(),
+        None
+    );
+    // A claim whose process died expires, and the next checkout takes it over.
+    let third = Lease {
+        expires_at: now + chrono::Duration::seconds(90),
+        ..lease(Some("k3"), 0)
+    };
+    let after_expiry = now + chrono::Duration::seconds(31);
+    assert_eq!(
+        db.store
+            .claim_checkout(user, &third, after_expiry)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        db.store
+            .claim_checkout(user, &second, after_expiry)
+            .await
+            .unwrap(),
+        Some(third),
+    );
+    // Of many claims at once, one wins.
+    let other = Uuid::new_v4();
+    let db = std::sync::Arc::new(db);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (db, lease) = (db.clone(), lease(None, 30));
+            tokio::spawn(async move { db.store.claim_checkout(other, &lease, now).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap().is_none());
+    }
+    assert_eq!(won, 1);
 }
