@@ -216,20 +216,8 @@ async fn a_checkout_killed_after_reserving_strands_nothing_and_can_be_retried() 
 
 #[tokio::test]
 async fn a_checkout_killed_after_storing_is_finished_by_the_reconciler() {
-    let app = TestApp::with(
-        Backend::Sqlite,
-        Options {
-            die_at: Some(Step::Stored),
-            ..Options::default()
-        },
-    )
-    .await;
-    let (user, token) = app.customer("halfway@example.com").await;
-    let p = app.product("Fan", 3_000, 5).await;
-    app.fill_cart(user, p.id, 2).await;
-    app.place(&token, user, Some("halfway"))
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
+    let (app, user, p) =
+        TestApp::interrupted(None, "halfway@example.com", ("Fan", 3_000, 5), 2).await;
     let (orders, _) = app
         .db
         .store
@@ -257,21 +245,13 @@ async fn a_checkout_killed_after_storing_is_finished_by_the_reconciler() {
 
 #[tokio::test]
 async fn an_order_whose_hold_expired_is_cancelled_and_its_stock_stays_on_the_shelf() {
-    let app = TestApp::with(
-        Backend::Sqlite,
-        Options {
-            hold: Some(Duration::from_secs(1)),
-            die_at: Some(Step::Stored),
-            ..Options::default()
-        },
+    let (app, user, p) = TestApp::interrupted(
+        Some(Duration::from_secs(1)),
+        "slow@example.com",
+        ("Heater", 8_000, 5),
+        2,
     )
     .await;
-    let (user, token) = app.customer("slow@example.com").await;
-    let p = app.product("Heater", 8_000, 5).await;
-    app.fill_cart(user, p.id, 2).await;
-    app.place(&token, user, None)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     app.catalog
         .release_expired(chrono::Utc::now())
@@ -386,21 +366,9 @@ async fn parallel_checkouts_of_one_cart_place_one_order(backend: Backend) {
 /// order bought, to be bought again. Now the order's quantities are taken out, the rest stays.
 #[tokio::test]
 async fn a_cart_changed_during_checkout_keeps_only_what_was_not_ordered() {
-    let app = TestApp::with(
-        Backend::Sqlite,
-        Options {
-            die_at: Some(Step::Stored),
-            ..Options::default()
-        },
-    )
-    .await;
-    let (user, token) = app.customer("busy@example.com").await;
-    let lamp = app.product("Lamp", 2_000, 10).await;
+    let (app, user, lamp) =
+        TestApp::interrupted(None, "busy@example.com", ("Lamp", 2_000, 10), 2).await;
     let rug = app.product("Rug", 9_000, 10).await;
-    app.fill_cart(user, lamp.id, 2).await;
-    app.place(&token, user, Some("first"))
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
     // While that order waits to be finished, the customer adds more.
     app.fill_cart(user, rug.id, 1).await;
     app.fill_cart(user, lamp.id, 1).await;
@@ -437,20 +405,8 @@ async fn a_cart_changed_during_checkout_keeps_only_what_was_not_ordered() {
 /// out of the cart finishes that first, so the same items are not bought twice.
 #[tokio::test]
 async fn a_checkout_first_finishes_the_previous_orders_cart() {
-    let app = TestApp::with(
-        Backend::Sqlite,
-        Options {
-            die_at: Some(Step::Stored),
-            ..Options::default()
-        },
-    )
-    .await;
-    let (user, token) = app.customer("again-and-again@example.com").await;
-    let p = app.product("Mug", 1_200, 10).await;
-    app.fill_cart(user, p.id, 2).await;
-    app.place(&token, user, Some("dies"))
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
+    let (app, user, p) =
+        TestApp::interrupted(None, "again-and-again@example.com", ("Mug", 1_200, 10), 2).await;
     // The next checkout (a healthy process, same store and services) finds the first order
     // unfinished, finishes it, and then finds the cart empty.
     let healthy = Checkout::new(app.db.store.clone(), app.peers(), Duration::from_secs(60));
@@ -478,21 +434,13 @@ async fn a_checkout_first_finishes_the_previous_orders_cart() {
 /// its stock is confirmed; asking finds out, and cancels it.
 #[tokio::test]
 async fn an_order_without_confirmed_stock_cannot_be_paid_or_shipped() {
-    let app = TestApp::with(
-        Backend::Sqlite,
-        Options {
-            hold: Some(Duration::from_secs(1)),
-            die_at: Some(Step::Stored),
-            ..Options::default()
-        },
+    let (app, user, p) = TestApp::interrupted(
+        Some(Duration::from_secs(1)),
+        "unpaid@example.com",
+        ("Stove", 30_000, 4),
+        3,
     )
     .await;
-    let (user, token) = app.customer("unpaid@example.com").await;
-    let p = app.product("Stove", 30_000, 4).await;
-    app.fill_cart(user, p.id, 3).await;
-    app.place(&token, user, None)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
     let (orders, _) = app
         .db
         .store
@@ -524,20 +472,8 @@ async fn an_order_without_confirmed_stock_cannot_be_paid_or_shipped() {
 /// A confirmed order moves on as the table says, once its stock was confirmed on the way.
 #[tokio::test]
 async fn an_order_confirmed_late_can_then_be_paid() {
-    let app = TestApp::with(
-        Backend::Sqlite,
-        Options {
-            die_at: Some(Step::Stored),
-            ..Options::default()
-        },
-    )
-    .await;
-    let (user, token) = app.customer("late@example.com").await;
-    let p = app.product("Chair", 5_000, 4).await;
-    app.fill_cart(user, p.id, 1).await;
-    app.place(&token, user, None)
-        .await
-        .assert_error(503, "SERVICE_UNAVAILABLE");
+    let (app, user, p) =
+        TestApp::interrupted(None, "late@example.com", ("Chair", 5_000, 4), 1).await;
     let (orders, _) = app
         .db
         .store

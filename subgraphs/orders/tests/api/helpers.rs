@@ -16,6 +16,7 @@ use kit::testing::{Backend, Served, TestDb, TestResponse};
 use orders::checkout::{Checkout, Crash, Peers};
 use orders::domain::{Lease, Order, OrderStatus, StockState};
 use orders::store::{MongoOrderStore, OrderStore, SqlOrderStore};
+use products::domain::Product;
 use serde_json::{Value, json};
 use testbed::Platform;
 use uuid::Uuid;
@@ -204,6 +205,34 @@ impl TestApp {
             platform,
             _cart_db: cart_db,
         }
+    }
+
+    /// A checkout that "died" right after storing its order: the order is pending with its
+    /// stock held and unconfirmed, the cart untouched. Products holds stock for `hold` (60 s by
+    /// default). The app, the customer and the product (`name`, price in minor
+    /// units, stock) of which the order holds `quantity`.
+    pub async fn interrupted(
+        hold: Option<Duration>,
+        email: &str,
+        (name, price, stock): (&str, i64, i32),
+        quantity: i64,
+    ) -> (Self, Uuid, Product) {
+        let app = Self::with(
+            Backend::Sqlite,
+            Options {
+                hold,
+                die_at: Some(orders::checkout::Step::Stored),
+                ..Options::default()
+            },
+        )
+        .await;
+        let (user, token) = app.customer(email).await;
+        let product = app.product(name, price, stock).await;
+        app.fill_cart(user, product.id, quantity).await;
+        app.place(&token, user, None)
+            .await
+            .assert_error(503, "SERVICE_UNAVAILABLE");
+        (app, user, product)
     }
 
     /// Clients of the services checkout calls, for another `Checkout` on the same store (a
