@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kit::Invalid;
 use kit::auth::{Caller, ServiceCaller};
 use kit::peers::cart::OrderTaken;
 use kit::peers::products::{MAX_LOOKUP, ProductsClient};
 use kit::peers::users::UsersClient;
 use uuid::Uuid;
 
-use crate::domain::{Cart, PricedCart, Quantity};
+use crate::domain::{Cart, MAX_LINES, PricedCart, Quantity};
 use crate::error::Error;
 use crate::store::{AddOutcome, CartStore};
 
@@ -138,11 +139,7 @@ impl Carts {
         user: Uuid,
         taken: &OrderTaken,
     ) -> Result<(), Error> {
-        let lines: Vec<(Uuid, i32)> = taken
-            .items
-            .iter()
-            .map(|l| (l.product_id, l.quantity))
-            .collect();
+        let lines = ordered_lines(taken)?;
         Ok(self
             .store
             .take_ordered(user, taken.order_id, taken.version, &lines)
@@ -225,4 +222,26 @@ impl Carts {
         }
         Ok(())
     }
+}
+
+/// An order's lines as a cart holds them: each product once, 1 to [`crate::domain::MAX_QUANTITY`] of it, at
+/// most [`MAX_LINES`] of them (an order is made from a cart).
+fn ordered_lines(taken: &OrderTaken) -> Result<Vec<(Uuid, i32)>, Invalid> {
+    if taken.items.len() > MAX_LINES {
+        return Err(Invalid(format!(
+            "an order takes at most {MAX_LINES} lines out of a cart"
+        )));
+    }
+    let mut lines = Vec::with_capacity(taken.items.len());
+    for line in &taken.items {
+        let quantity = Quantity::parse(i64::from(line.quantity))?;
+        if lines.iter().any(|(product, _)| *product == line.product_id) {
+            return Err(Invalid(format!(
+                "product {} is listed twice",
+                line.product_id
+            )));
+        }
+        lines.push((line.product_id, quantity.get()));
+    }
+    Ok(lines)
 }

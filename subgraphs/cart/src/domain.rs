@@ -76,14 +76,14 @@ impl Cart {
         self.items
             .iter()
             .filter_map(|item| {
-                let taken: i32 = ordered
+                let taken: i64 = ordered
                     .iter()
                     .filter(|(product, _)| *product == item.product_id)
-                    .map(|(_, quantity)| *quantity)
+                    .map(|(_, quantity)| i64::from(*quantity).max(0))
                     .sum();
-                let left = item.quantity.saturating_sub(taken);
+                let left = i64::from(item.quantity) - taken;
                 (left > 0).then(|| CartItem {
-                    quantity: left,
+                    quantity: i32::try_from(left).unwrap_or(item.quantity),
                     ..item.clone()
                 })
             })

@@ -313,31 +313,18 @@ impl Checkout {
             return Err(Error::Interrupted);
         }
         let order = self.settle(order).await?;
-        if order.status == OrderStatus::Cancelled {
-            return Err(Error::Conflict(
-                "the checkout took too long and its stock was returned; try again".into(),
-            ));
-        }
-        if order.stock != StockState::Confirmed {
-            // products could not be reached to confirm: the reconciler will, or will cancel.
-            return Err(Error::Unfinished);
-        }
-        Ok(Placed {
-            order,
-            created: true,
-        })
+        placed(order, true)
     }
 
-    /// An earlier checkout with the same key: its order, if the request was the same.
+    /// An earlier checkout with the same key: the answer it had, if the request was the same.
+    /// An order placed then is returned (whatever became of it since); one still unconfirmed,
+    /// or whose checkout failed, answers as its checkout did.
     async fn replay(&self, earlier: Order, fingerprint: &str) -> Result<Placed, Error> {
         if earlier.fingerprint != fingerprint {
             return Err(Error::KeyReused);
         }
         let order = self.settle(earlier).await?;
-        Ok(Placed {
-            order,
-            created: false,
-        })
+        placed(order, false)
     }
 
     /// Releases a reservation after a failed checkout; if products cannot be reached, its
@@ -353,7 +340,7 @@ impl Checkout {
     pub async fn settle(&self, order: Order) -> Result<Order, Error> {
         let id = order.id;
         if order.status == OrderStatus::Cancelled {
-            if order.stock != StockState::Released {
+            if !order.stock.is_back() {
                 match self.peers.products.release(id).await {
                     Ok(_) => {
                         self.store
@@ -423,7 +410,7 @@ impl Checkout {
         let order = self.store.get(id).await?.ok_or(Error::NotFound)?;
         if order.status == OrderStatus::Cancelled {
             self.store
-                .record_stock(id, &[StockState::Held], StockState::Released)
+                .record_stock(id, &[StockState::Held], StockState::Expired)
                 .await?;
         } else {
             tracing::error!(order_id = %id, status = order.status.as_str(), "an order past pending has no stock; it needs an admin");
@@ -525,6 +512,20 @@ impl Checkout {
             return self.settle(changed).await;
         }
         Ok(changed)
+    }
+}
+
+/// A checkout's answer once its order is settled as far as it can be.
+fn placed(order: Order, created: bool) -> Result<Placed, Error> {
+    match (order.status, order.stock) {
+        (_, StockState::Expired) => Err(Error::Conflict(
+            "the checkout took too long and its stock was returned; check out again (with a new Idempotency-Key)".into(),
+        )),
+        // Cancelled by someone since it was placed: it was placed.
+        (OrderStatus::Cancelled, _) => Ok(Placed { order, created }),
+        // products could not be reached to confirm: the reconciler will, or will cancel.
+        (_, StockState::Held) => Err(Error::Unfinished),
+        _ => Ok(Placed { order, created }),
     }
 }
 

@@ -197,8 +197,11 @@ pub enum StockState {
     Held,
     /// The order owns the stock.
     Confirmed,
-    /// Back on the shelf (the order was cancelled, or its hold expired).
+    /// Back on the shelf: the order was cancelled.
     Released,
+    /// Back on the shelf before the order ever owned it: the hold expired first, and the
+    /// order was cancelled for it (its checkout failed).
+    Expired,
 }
 
 impl StockState {
@@ -207,11 +210,17 @@ impl StockState {
             Self::Held => "held",
             Self::Confirmed => "confirmed",
             Self::Released => "released",
+            Self::Expired => "expired",
         }
     }
 
+    /// Whether the stock is back on the shelf (released or expired).
+    pub fn is_back(self) -> bool {
+        matches!(self, Self::Released | Self::Expired)
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Held, Self::Confirmed, Self::Released]
+        [Self::Held, Self::Confirmed, Self::Released, Self::Expired]
             .into_iter()
             .find(|s| s.as_str() == raw)
     }
@@ -260,7 +269,7 @@ impl Order {
     /// Whether the order still owes a step to products or cart (see the reconciler).
     pub fn is_settled(&self) -> bool {
         match self.status {
-            OrderStatus::Cancelled => self.stock == StockState::Released,
+            OrderStatus::Cancelled => self.stock.is_back(),
             _ => self.stock == StockState::Confirmed && self.cart_done,
         }
     }

@@ -1,11 +1,17 @@
 -- One cart per user; its version grows with every change, so a checkout knows whether the cart
--- changed after it was read (then only what was ordered is taken out of it). `last_order` is the
--- last order taken out, so a retried settlement takes it out once.
+-- changed after it was read (then only what was ordered is taken out of it).
 CREATE TABLE carts (
     user_id    BLOB PRIMARY KEY NOT NULL,
     version    INTEGER NOT NULL CHECK (version >= 0),
-    updated_at TEXT NOT NULL,
-    last_order BLOB
+    updated_at TEXT NOT NULL
+);
+
+-- The orders taken out of each cart after their checkout: each is taken out once, however late
+-- a retried request arrives.
+CREATE TABLE taken_orders (
+    user_id  BLOB NOT NULL,
+    order_id BLOB NOT NULL,
+    PRIMARY KEY (user_id, order_id)
 );
 
 CREATE TABLE cart_items (

@@ -54,7 +54,8 @@ pub trait CartStore: Send + Sync + 'static {
     /// After checkout: takes out of the cart what order `order` bought — everything while the
     /// cart is still at `version` (the one the order was made from), else each ordered line's
     /// quantity, so what was added during the checkout stays. Once per order: the cart
-    /// remembers the last order taken out, and a repeat (a retried settlement) changes nothing.
+    /// remembers the orders taken out (MongoDB: the last 100), and a repeat, however late,
+    /// changes nothing.
     async fn take_ordered(
         &self,
         user: Uuid,

@@ -28,9 +28,10 @@ struct CartDocument {
     #[serde(with = "kit::mongo::time_as_bson")]
     updated_at: chrono::DateTime<Utc>,
     schema_version: i32,
-    /// The last order taken out of the cart (its id as text), so taking it out is done once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_order: Option<String>,
+    /// The last [`TAKEN_KEPT`] orders taken out of the cart (ids as text), so each is taken
+    /// out once however late a retried request arrives.
+    #[serde(default)]
+    taken_orders: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,6 +67,10 @@ pub struct MongoCartStore {
     db: mongodb::Database,
     carts: Collection<CartDocument>,
 }
+
+/// How many of the orders taken out of a cart it remembers: a request to take one out that is
+/// late by more checkouts of the same user than this would apply again.
+const TAKEN_KEPT: usize = 100;
 
 /// Attempts at an add that loses races to concurrent changes of the same cart.
 const ADD_ATTEMPTS: usize = 5;
@@ -222,12 +227,17 @@ impl CartStore for MongoCartStore {
     ) -> Result<(), StoreError> {
         let tag = order.to_string();
         for _ in 0..ADD_ATTEMPTS {
+            // Read, then write conditional on the version read: a concurrent change makes this
+            // read again, so nothing added meanwhile is lost.
             let Some(found) = self.carts.find_one(doc! { "_id": uuid(user) }).await? else {
                 return Ok(());
             };
-            if found.last_order.as_deref() == Some(tag.as_str()) {
+            if found.taken_orders.contains(&tag) {
                 return Ok(());
             }
+            let mut taken = found.taken_orders.clone();
+            taken.push(tag.clone());
+            taken.drain(..taken.len().saturating_sub(TAKEN_KEPT));
             let seen = found.version;
             let cart = Cart::from(found);
             let left = if seen == version {
@@ -246,7 +256,7 @@ impl CartStore for MongoCartStore {
             let left =
                 bson::serialize_to_bson(&left).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let update = doc! {
-                "$set": { "items": left, "lastOrder": &tag, "updatedAt": time(Utc::now()) },
+                "$set": { "items": left, "takenOrders": taken, "updatedAt": time(Utc::now()) },
                 "$inc": { "version": 1_i64 },
             };
             // Conditional on the version read: a concurrent change makes this read again.

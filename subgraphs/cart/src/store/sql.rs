@@ -188,19 +188,28 @@ impl CartStore for SqlCartStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         // Writing first takes SQLite's write lock, so nothing changes the cart meanwhile.
-        let marked = tx
+        let fresh = tx
             .execute(
                 query(
-                    "UPDATE carts SET version = version + 1, updated_at = $2, last_order = $3 \
-                     WHERE user_id = $1 AND (last_order IS NULL OR last_order <> $3)",
+                    "INSERT INTO taken_orders (user_id, order_id) VALUES ($1, $2) \
+                     ON CONFLICT (user_id, order_id) DO NOTHING",
                 )
                 .bind(user)
-                .bind(Utc::now())
                 .bind(order),
             )
             .await?;
-        if marked == 0 {
-            // No cart (nothing to take), or this order was taken out already.
+        if fresh == 0 {
+            return Ok(()); // taken out already
+        }
+        let bumped = tx
+            .execute(
+                query("UPDATE carts SET version = version + 1, updated_at = $2 WHERE user_id = $1")
+                    .bind(user)
+                    .bind(Utc::now()),
+            )
+            .await?;
+        if bumped == 0 {
+            tx.commit().await?; // no cart: nothing to take out
             return Ok(());
         }
         let cart = Self::read(&mut tx, user).await?;

@@ -344,6 +344,32 @@ async fn orders_reads_and_empties_carts_with_the_service_credential_only() {
     ))
     .await
     .assert_error(422, "VALIDATION_FAILED");
+    // Attacker finding (second round): negative quantities added to the cart, and extreme
+    // ones answered 500. A line is what a cart holds: 1 to 99 of a product, once.
+    add(&app, &token, user, p.id, 5).await;
+    let line = |quantity: i64| json!({"productId": p.id, "quantity": quantity});
+    let too_many: Vec<_> = (0..51)
+        .map(|_| json!({"productId": Uuid::new_v4(), "quantity": 1}))
+        .collect();
+    for items in [
+        json!([line(-5)]),
+        json!([line(0)]),
+        json!([line(100)]),
+        json!([line(2_147_483_647)]),
+        json!([line(-2_147_483_648)]),
+        json!([line(1), line(1)]),
+        json!(too_many),
+    ] {
+        let body = json!({"orderId": Uuid::now_v7(), "version": 0, "items": items});
+        app.send(request(Method::POST, &uri, Some(&service), Some(&body)))
+            .await
+            .assert_error(422, "VALIDATION_FAILED");
+    }
+    assert_eq!(
+        app.db.store.get(user).await.unwrap().quantity_of(p.id),
+        5,
+        "nothing changed"
+    );
 }
 
 #[tokio::test]

@@ -155,6 +155,18 @@ async fn clearing_empties_and_an_order_is_taken_out_once(backend: Backend) {
     let again = db.store.get(user).await.unwrap();
     assert_eq!((again.quantity_of(a), again.quantity_of(b)), (1, 1));
     assert_eq!(again.version, cart.version, "nothing written");
+    // Nor does a request for an earlier order that arrives late (a retry stuck in the network),
+    // after a later order was taken out: it would take what was added since.
+    let before_late = first;
+    db.store
+        .take_ordered(user, before_late, 1, &[(a, 2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.get(user).await.unwrap(),
+        again,
+        "the late repeat changed nothing"
+    );
     db.store.clear(user).await.unwrap();
     assert!(db.store.get(user).await.unwrap().items.is_empty());
 }

@@ -1,5 +1,6 @@
 -- Orders, with the prices of the moment they were placed. `stock` follows the order's stock
--- reservation at products (held, confirmed once the order was stored, released when cancelled);
+-- reservation at products (held, confirmed once the order was stored, released when cancelled,
+-- expired when the hold ran out before it was confirmed and the order was cancelled for it);
 -- `cart_done` whether the cart it bought was emptied (or needs no emptying). An order whose stock
 -- or cart still owes a step is picked up by the reconciler, so a crash never strands one.
 CREATE TABLE orders (
@@ -15,7 +16,7 @@ CREATE TABLE orders (
     payment_method  TEXT NOT NULL,
     idempotency_key TEXT,
     request_hash    TEXT NOT NULL,
-    stock           TEXT NOT NULL CHECK (stock IN ('held', 'confirmed', 'released')),
+    stock           TEXT NOT NULL CHECK (stock IN ('held', 'confirmed', 'released', 'expired')),
     cart_version    INTEGER NOT NULL,
     cart_done       BOOLEAN NOT NULL,
     created_at      TEXT NOT NULL,
@@ -27,7 +28,7 @@ CREATE UNIQUE INDEX orders_user_idempotency_key ON orders (user_id, idempotency_
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX orders_user_created ON orders (user_id, created_at DESC, id DESC);
 CREATE INDEX orders_unsettled ON orders (created_at) WHERE stock = 'held' OR NOT cart_done
-    OR (status = 'cancelled' AND stock <> 'released');
+    OR (status = 'cancelled' AND stock NOT IN ('released', 'expired'));
 
 CREATE TABLE order_lines (
     order_id         BLOB NOT NULL REFERENCES orders (id) ON DELETE CASCADE,

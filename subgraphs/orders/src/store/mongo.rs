@@ -330,7 +330,7 @@ impl OrderStore for MongoOrderStore {
             "$or": [
                 { "stock": "held" },
                 { "cartDone": false },
-                { "status": "cancelled", "stock": { "$ne": "released" } },
+                { "status": "cancelled", "stock": { "$nin": ["released", "expired"] } },
             ],
         };
         if let Some(user) = user {

@@ -20,8 +20,8 @@ const COLUMNS: &str = "id, user_id, status, total_minor, currency, street, city,
     created_at, updated_at";
 
 /// Orders that still owe a step to products or cart.
-const UNSETTLED: &str =
-    "(stock = 'held' OR NOT cart_done OR (status = 'cancelled' AND stock <> 'released'))";
+const UNSETTLED: &str = "(stock = 'held' OR NOT cart_done \
+     OR (status = 'cancelled' AND stock NOT IN ('released', 'expired')))";
 
 pub struct SqlOrderStore {
     db: Pool,

@@ -266,7 +266,7 @@ async fn an_order_whose_hold_expired_is_cancelled_and_its_stock_stays_on_the_she
         .unwrap();
     assert_eq!(
         (orders[0].status, orders[0].stock),
-        (OrderStatus::Cancelled, StockState::Released)
+        (OrderStatus::Cancelled, StockState::Expired)
     );
     assert_eq!(app.ledger(p.id).await.on_hand, 5);
     assert_eq!(
@@ -463,7 +463,7 @@ async fn an_order_without_confirmed_stock_cannot_be_paid_or_shipped() {
     let order = app.db.store.get(orders[0].id).await.unwrap().unwrap();
     assert_eq!(
         (order.status, order.stock),
-        (OrderStatus::Cancelled, StockState::Released)
+        (OrderStatus::Cancelled, StockState::Expired)
     );
     assert_eq!(app.ledger(p.id).await.on_hand, 4);
     app.assert_stock_accounted(p.id, 4).await;
@@ -504,5 +504,57 @@ fn checkout_request(user: Uuid, key: Option<&str>) -> orders::domain::CheckoutRe
         .unwrap(),
         payment_method: orders::domain::PaymentMethod::CreditCard,
         idempotency_key: key.map(|k| orders::domain::IdempotencyKey::parse(k).unwrap()),
+    }
+}
+
+/// Attacker finding (second round): a retry with the key of a checkout that was still
+/// unconfirmed answered 200 `pending` (and was cancelled moments later), and one whose checkout
+/// had failed answered 200 `cancelled`. A retry answers as its checkout would now.
+#[tokio::test]
+async fn a_retry_answers_as_its_checkout_did() {
+    for products_down in [true, false] {
+        let mut app = TestApp::with(
+            Backend::Sqlite,
+            Options {
+                hold: Some(Duration::from_secs(1)),
+                die_at: Some(Step::Stored),
+                ..Options::default()
+            },
+        )
+        .await;
+        let (user, token) = app.customer("retrying@example.com").await;
+        let p = app.product("Drum", 7_000, 5).await;
+        app.fill_cart(user, p.id, 1).await;
+        app.place(&token, user, Some("once"))
+            .await
+            .assert_error(503, "SERVICE_UNAVAILABLE");
+        if products_down {
+            // Not confirmed, and products cannot say how it ends: not an answer yet.
+            app.platform.products.stop().await;
+            app.place(&token, user, Some("once"))
+                .await
+                .assert_error(503, "SERVICE_UNAVAILABLE");
+        } else {
+            // The hold expires first: the checkout failed, and its retry says so.
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            app.catalog
+                .release_expired(chrono::Utc::now())
+                .await
+                .unwrap();
+            app.place(&token, user, Some("once"))
+                .await
+                .assert_error(409, "CONFLICT");
+            let (orders, _) = app
+                .db
+                .store
+                .for_user(user, Default::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                (orders[0].status, orders[0].stock),
+                (OrderStatus::Cancelled, StockState::Expired)
+            );
+            app.assert_stock_accounted(p.id, 5).await;
+        }
     }
 }
