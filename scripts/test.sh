@@ -94,6 +94,9 @@ for tests in subgraphs/*/tests; do
 done
 [[ $missing -eq 0 ]] || exit 1
 
+echo "==> supergraph"
+scripts/schema.sh --check
+
 echo "==> README walkthrough against the running platform"
 scripts/walkthrough.sh
 

@@ -581,6 +581,6 @@ pub fn assert_committed_sdl(service: &str, sdl: &str) {
     assert!(
         committed == sdl,
         "\n\nschema/{service}.graphql does not match the {service} subgraph's SDL.\n\
-         If the change is intended, regenerate it with: UPDATE_SCHEMA=1 scripts/test.sh\n"
+         If the change is intended, regenerate it (and the supergraph) with: scripts/schema.sh\n"
     );
 }
