@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmarks of the release build on its embedded default (SQLite), on loopback only.
 # Prints requests/s and latency percentiles per scenario and the process's peak memory, in the
-# form BENCHMARKS.md records. Needs ports 8001 and 8002 free; installs `hey` when run as root.
+# form BENCHMARKS.md records. Needs ports 8001-8004 and 4000 free; installs `hey` when run as root.
 #
 #   scripts/bench.sh                # default: 10 s per scenario, 32 connections
 #   DURATION=30 CONNECTIONS=64 scripts/bench.sh
@@ -31,10 +31,16 @@ cleanup() {
 trap cleanup EXIT
 RUST_LOG=warn target/release/ecommerce up --data-dir "$data" >"$log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do
-  curl -sf http://localhost:8002/health/ready >/dev/null && curl -sf http://localhost:8001/health/ready >/dev/null && break
+for _ in $(seq 1 300); do
+  curl -sf http://localhost:8002/health/ready >/dev/null && curl -sf http://localhost:8001/health/ready >/dev/null \
+    && curl -sf http://localhost:4000/readiness >/dev/null && break
   sleep 0.1
 done
+router=$(pgrep -P "$server" -f 'serve router' || true)
+[[ -n "$router" ]] || { echo "error: the router did not start:" >&2; cat "$log" >&2; exit 1; }
+# kB of /proc/<pid>/status field $2 of process $1.
+mem() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 
 json=(-H 'Content-Type: application/json')
 admin=$(curl -s -X POST http://localhost:8001/api/users/login "${json[@]}" \
@@ -48,6 +54,13 @@ reps=$(printf '%s\n' "${ids[@]}" | jq -R '{__typename: "Product", id: .}' | jq -
 entities=$(jq -nc --argjson r "$reps" '{query: "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name price stock } } }", variables: {r: $r}}')
 curl -s -X POST http://localhost:8001/api/users/register "${json[@]}" \
   -d '{"email":"bench@example.com","password":"Bench123!","name":"Bench"}' >/dev/null
+
+customer=$(curl -s -X POST http://localhost:8001/api/users/login "${json[@]}" \
+  -d '{"email":"customer@example.com","password":"Customer123!"}' | jq -r .accessToken)
+one_query='{"query":"{ me { id name email cart { items { quantity product { id name price stock } } subtotal } orders(first: 10) { totalCount nodes { id status total items { quantity product { name } } } } } }"}'
+sleep 2
+idle_platform=$(mem "$server" VmRSS)
+idle_router=$(mem "$router" VmRSS)
 
 # scenario NAME HEY_ARGS...: one line of results.
 scenario() {
@@ -76,5 +89,10 @@ scenario "GET /api/users/me (token verification)" -H "Authorization: Bearer $adm
 # Logins are argon2id-bound; a success clears the throttle, so this measures hashing throughput.
 scenario "POST /api/users/login (argon2id)" -m POST -T application/json \
   -d '{"email":"bench@example.com","password":"Bench123!"}' http://localhost:8001/api/users/login
+scenario "POST :4000/graphql the one query (router)" -m POST -T application/json \
+  -H "Authorization: Bearer $customer" -d "$one_query" http://localhost:4000/graphql
 echo
-echo "peak memory (VmHWM) of the platform process: $(awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status")"
+peak_platform=$(mem "$server" VmHWM)
+peak_router=$(mem "$router" VmHWM)
+echo "memory (RSS) when idle: services $(mib "$idle_platform"), router $(mib "$idle_router"), together $(mib $((idle_platform + idle_router)))"
+echo "peak memory (VmHWM): services $(mib "$peak_platform"), router $(mib "$peak_router"), together at most $(mib $((peak_platform + peak_router)))"

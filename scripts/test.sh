@@ -67,6 +67,21 @@ if [[ ! -f "$graphiql_dir/.installed" ]]; then
 fi
 export GRAPHIQL_ASSETS_DIR="$PWD/$graphiql_dir/node_modules"
 
+# The browser test: Debian's Chromium, driven by playwright-core (pinned in tests/browser).
+if ! command -v "${CHROMIUM:-chromium}" >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "==> installing Chromium (apt-get install chromium) for the browser test"
+    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+  fi
+  command -v "${CHROMIUM:-chromium}" >/dev/null \
+    || die "Chromium is required for the browser test (apt-get install chromium), or set CHROMIUM to its path"
+fi
+if ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.installed-lock 2>/dev/null; then
+  command -v npm >/dev/null || die "npm is required for the browser test (apt-get install npm)"
+  echo "==> installing playwright-core into tests/browser (npm ci)"
+  (cd tests/browser && npm ci --silent --no-audit --no-fund && cp package-lock.json node_modules/.installed-lock)
+fi
+
 echo "==> PostgreSQL: $(psql -Atc 'select version()' 2>/dev/null || echo "${TEST_DATABASE_URL:-unknown}")"
 echo "==> cargo test"
 log=$(mktemp)

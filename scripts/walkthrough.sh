@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the README's walkthrough block verbatim against a freshly started platform and checks
-# what it printed. Needs ports 8001 and 8002 free.
+# what it printed; then drives the router's playground in headless Chromium, offline. Needs ports
+# 8001-8004 and 4000 free, node, and Chromium (scripts/test.sh installs what is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,8 @@ target/debug/ecommerce up --data-dir "$data" >"$log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
   if curl -sf http://localhost:8001/health/ready >/dev/null && curl -sf http://localhost:8002/health/ready >/dev/null \
-    && curl -sf http://localhost:8003/health/ready >/dev/null && curl -sf http://localhost:8004/health/ready >/dev/null; then
+    && curl -sf http://localhost:8003/health/ready >/dev/null && curl -sf http://localhost:8004/health/ready >/dev/null \
+    && curl -sf http://localhost:4000/readiness >/dev/null; then
     break
   fi
   kill -0 "$server" 2>/dev/null || { echo "error: the platform did not start:" >&2; cat "$log" >&2; exit 1; }
@@ -58,9 +60,16 @@ expect 'retry: 200' "the same Idempotency-Key returns the same order"
 expect '{"status":"pending","total":1999.98,"items":[{"name":"Laptop","quantity":2,"unitPrice":999.99}]}' "the order is priced by products"
 expect '[{"status":"pending","total":1999.98}]' "one order in the list, not two"
 expect '{"itemCount":0}' "checkout empties the cart"
+expect '{"name":"Test User","cart":0,"orders":1,"first":{"quantity":2,"product":{"name":"Laptop","stock":43}}}' "the one query through the router"
 expect '{"status":"shipped"}' "the admin ships the order"
 if [[ $failures -gt 0 ]]; then
   echo "--- walkthrough output"; cat "$out"
   exit 1
 fi
 echo "walkthrough: $(grep -c '^expect ' "$0") passed, 0 failed"
+
+echo "==> the router's playground in headless Chromium, offline (screenshot: target/artifacts/playground.png)"
+[[ -d tests/browser/node_modules/playwright-core ]] \
+  || { echo "error: playwright-core is not installed: run scripts/test.sh, or npm ci in tests/browser" >&2; exit 1; }
+mkdir -p target/artifacts
+node tests/browser/playground.mjs http://localhost:4000/graphql target/artifacts/playground.png

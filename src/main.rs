@@ -1,7 +1,15 @@
-//! The launcher: `up` runs every service in one process on embedded storage; `serve <service>`
-//! runs one service configured from the environment (what containers run).
+//! The launcher: `up` runs every service in one process on embedded storage, and the federation
+//! router beside it as a child process; `serve <service>` runs one service configured from the
+//! environment (what containers run).
 
 mod demo;
+mod router_process;
+
+use router::hive_router::{RouterGlobalAllocator, configure_global_allocator};
+
+// The router engine is built and measured with mimalloc; the services share the allocator (one
+// binary). BENCHMARKS.md has the platform's memory with it.
+configure_global_allocator!();
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Every service in one process on SQLite files, with demo data (the default).
+    /// Every service in one process on SQLite files, with demo data, and the router on port
+    /// 4000 (the default).
     Up {
         /// Where the SQLite files and the signing key live.
         #[arg(long, env = "DATA_DIR", default_value = "data")]
@@ -46,13 +55,34 @@ enum Service {
     Products,
     Cart,
     Orders,
+    /// The federation router (Hive Router with our plugins), configured by
+    /// `router/router.config.yaml` and the environment.
+    Router,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command.unwrap_or(Command::Up {
         data_dir: PathBuf::from("data"),
     });
+    // Two TLS back ends are linked (the engine's and the database drivers'); TLS clients built
+    // without naming one use this.
+    router::hive_router::init_rustls_crypto_provider();
+    // The router runs its own runtime, and reads its configuration from the environment before
+    // any thread exists.
+    if let Command::Serve {
+        service: Service::Router,
+    } = command
+    {
+        return router::run();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(run(command))
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up { data_dir } => {
             kit::telemetry::init();
@@ -65,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
                 Service::Products => serve_products().await,
                 Service::Cart => serve_cart().await,
                 Service::Orders => serve_orders().await,
+                Service::Router => unreachable!("served before the runtime starts"),
             }
         }
         Command::Keygen => {
@@ -175,8 +206,15 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let sqlite =
         |file: &str| DatabaseUrl::Sqlite(format!("sqlite://{}", data_dir.join(file).display()));
     let host = kit::config::parse_or("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
+    // The router runs on this machine and tells the services who its clients are
+    // (X-Forwarded-For); unless TRUSTED_PROXIES says otherwise, loopback is believed.
+    let loopback = kit::http::TrustedProxies::parse("127.0.0.1,::1")?;
     let http = |variable: &str, port: u16| -> anyhow::Result<HttpConfig> {
-        HttpConfig::with_port(kit::config::parse_or(variable, port)?).overridden_from_env(host)
+        HttpConfig {
+            trusted_proxies: loopback.clone(),
+            ..HttpConfig::with_port(kit::config::parse_or(variable, port)?)
+        }
+        .overridden_from_env(host)
     };
     let admin = match (
         kit::config::var("ADMIN_EMAIL"),
@@ -199,14 +237,29 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let cart_http = http("CART_PORT", cart::DEFAULT_PORT)?;
     let orders_http = http("ORDERS_PORT", orders::DEFAULT_PORT)?;
 
+    // Bound first, so that the services (and the router) call each other where they really
+    // listen, also when a port is 0.
+    let listeners = [
+        bind(users_http.addr).await?,
+        bind(products_http.addr).await?,
+        bind(cart_http.addr).await?,
+        bind(orders_http.addr).await?,
+    ];
+    let [users_at, products_at, cart_at, orders_at] = [
+        listeners[0].local_addr()?,
+        listeners[1].local_addr()?,
+        listeners[2].local_addr()?,
+        listeners[3].local_addr()?,
+    ];
+
     // One process: the services share the verifying key and a service secret made for this run.
     let verifier = Arc::new(TokenVerifier::with_keys(&[public], &settings)?);
     let secret = ServiceAuth::generate_secret();
     let credential = |service: &str| ServiceAuth::new(service, &secret).map(Arc::new);
     let client = kit::http::client()?;
-    let url_of = |config: &HttpConfig| format!("http://127.0.0.1:{}", config.addr.port());
-    let peer = |service: &'static str, config: &HttpConfig, auth: &Arc<ServiceAuth>| {
-        Peer::new(service, &url_of(config), client.clone(), auth.clone())
+    let url_of = |addr: SocketAddr| format!("http://127.0.0.1:{}", addr.port());
+    let peer = |service: &'static str, addr: SocketAddr, auth: &Arc<ServiceAuth>| {
+        Peer::new(service, &url_of(addr), client.clone(), auth.clone())
     };
 
     let users_config = users::Config {
@@ -239,10 +292,10 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let cart_state = cart::AppState::new(
         cart::store::open(&sqlite("cart.db")).await?,
         cart::Peers {
-            users: kit::peers::users::UsersClient(peer("users", &users_http, &cart_auth)),
+            users: kit::peers::users::UsersClient(peer("users", users_at, &cart_auth)),
             products: kit::peers::products::ProductsClient(peer(
                 "products",
-                &products_http,
+                products_at,
                 &cart_auth,
             )),
         },
@@ -255,13 +308,13 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let checkout = orders::checkout::Checkout::new(
         orders::store::open(&sqlite("orders.db")).await?,
         orders::checkout::Peers {
-            users: kit::peers::users::UsersClient(peer("users", &users_http, &orders_auth)),
+            users: kit::peers::users::UsersClient(peer("users", users_at, &orders_auth)),
             products: kit::peers::products::ProductsClient(peer(
                 "products",
-                &products_http,
+                products_at,
                 &orders_auth,
             )),
-            cart: kit::peers::cart::CartClient(peer("cart", &cart_http, &orders_auth)),
+            cart: kit::peers::cart::CartClient(peer("cart", cart_at, &orders_auth)),
         },
         orders_settings.hold,
     )
@@ -273,17 +326,11 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     );
 
     let shutdown = kit::http::shutdown_signal().shared();
-    let listeners = [
-        bind(users_http.addr).await?,
-        bind(products_http.addr).await?,
-        bind(cart_http.addr).await?,
-        bind(orders_http.addr).await?,
-    ];
     tracing::info!(
-        users = %listeners[0].local_addr()?,
-        products = %listeners[1].local_addr()?,
-        cart = %listeners[2].local_addr()?,
-        orders = %listeners[3].local_addr()?,
+        users = %users_at,
+        products = %products_at,
+        cart = %cart_at,
+        orders = %orders_at,
         data = %data_dir.display(),
         "platform up"
     );
@@ -295,8 +342,20 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     ] = listeners;
     let catalog = products_state.catalog.clone();
     let demo = demo::seed(&users_state, &catalog, &cart_state, &orders_state);
+    let graphql_url = |addr: SocketAddr| format!("{}/graphql", url_of(addr));
+    let router = router_process::RouterProcess {
+        host,
+        port: kit::config::parse_or("ROUTER_PORT", router::DEFAULT_PORT)?,
+        subgraphs: vec![
+            ("USERS_URL", graphql_url(users_at)),
+            ("PRODUCTS_URL", graphql_url(products_at)),
+            ("CART_URL", graphql_url(cart_at)),
+            ("ORDERS_URL", graphql_url(orders_at)),
+        ],
+    };
     let served = async {
         tokio::try_join!(
+            router.supervise(shutdown.clone()),
             kit::http::serve(
                 users_listener,
                 users::app(users_state.clone(), &users_http),

@@ -82,7 +82,7 @@ exit 0
 """
 
 FRESH = {"contexts": ["minikube"], "secrets": {}, "pvcs": [], "runtime": "docker://28.1.1", "cni": True,
-         "node_ports": ["users", "products", "cart", "orders"]}
+         "node_ports": ["users", "products", "cart", "orders", "router"]}
 
 
 def run(root, script, *args, state=None, env=None):

@@ -452,8 +452,8 @@ class TheImage(BrokenCopy):
 class AddingAService(BrokenCopy):
     """Finding 8: a service is a few declarative lines. Cart and orders are such entries (a table
     entry, a compose block, a password in .env.example, `serve <name>` in the launcher); each
-    check still fails when one of those lines is wrong, and a further service (the router, as
-    issue 9 will add it) renders and checks the same way."""
+    check still fails when one of those lines is wrong; the router is one more such entry, with the
+    engine's fixed probe paths."""
 
     def test_cart_and_orders_are_table_entries_and_compose_blocks(self):
         tree = self.tree()
@@ -481,22 +481,10 @@ class AddingAService(BrokenCopy):
         self.assert_fails(checks.compose_matches, "mongo-init does not create user cart")
 
     def test_a_service_the_launcher_cannot_serve(self):
-        self.edit("src/main.rs", "    Cart,\n    Orders,\n}", "    Cart,\n}")
+        self.edit("src/main.rs", "    Cart,\n    Orders,\n", "    Cart,\n")
         self.assert_fails(checks.cross_references, "`ecommerce serve orders` does not exist")
 
     def test_the_router_reaches_every_subgraph(self):
-        self.edit("infra/services.yaml", "\n  products:\n", textwrap.indent(textwrap.dedent("""
-            router:
-              port: 4000
-              nodePort: 30000
-              calls: [users, products, cart, orders]
-              callPath: /graphql
-              source: router
-              probes: {live: /health, ready: /readiness}
-              routes: [/health, /readiness, /metrics]
-        """), "  ") + "\n  products:\n").render()
-        self.edit("src/main.rs", "    Orders,\n}", "    Orders,\n    Router,\n}")
-        self.write("router/src/main.rs", "fn main() {}\n")
         tree = self.tree()
         passed, out = checks.cross_references(tree)
         self.assertTrue(passed, out)
@@ -505,6 +493,12 @@ class AddingAService(BrokenCopy):
         self.assertEqual(env["ORDERS_URL"], "http://orders:8004/graphql")
         self.edit("k8s/services/router.yaml", "http://orders:8004/graphql", "http://orders:8004/graphq")
         self.assert_fails(checks.cross_references, "orders serves no /graphq")
+
+    def test_the_router_serves_its_probes(self):
+        self.edit("infra/services.yaml", "probes: {live: /health, ready: /readiness}", "probes: {live: /health, ready: /ready}")
+        self.render()
+        self.assert_fails(checks.cross_references, "/ready")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The user journey against a deploy.sh deployment, through the NodePort Services: every exposed
 # service's health, then register, login, profile, admin creates a product, stock changes, and
-# refusals, then a cart, a checkout, its idempotent retry and a cancellation that returns the stock.
+# refusals, then a cart, a checkout, its idempotent retry, the one query through the router, and a
+# cancellation that returns the stock.
 # Exits non-zero on any failure.
 #
 # URLs come from `minikube service --url`, which works on every driver: with the docker driver on
@@ -133,6 +134,20 @@ check "checkout emptied the cart" 200 "$cart/api/cart/$user_id" "${auth[@]}"
 [[ $(jq -r .itemCount <<<"$body") == 0 ]] || { echo "FAILED: the cart should be empty: $body"; failed=$((failed + 1)); }
 check "the order is in the customer's list" 200 "$orders/api/orders/user/$user_id" "${auth[@]}"
 [[ $(jq -r 'length' <<<"$body") == 1 ]] || { echo "FAILED: one order expected: $body"; failed=$((failed + 1)); }
+# The one query through the router: the user (users), their cart (cart), their orders (orders)
+# and the products in them (products), in one request.
+router=${url_router:?the router Service is not exposed}
+one_query='{"query":"{ me { id email cart { itemCount } orders(first: 10) { totalCount nodes { id status total items { quantity product { name stock } } } } } }"}'
+check "the one query through the router" 200 -X POST "$router/graphql" "${auth[@]}" "${json[@]}" -d "$one_query"
+expected='{"id":"'"$user_id"'","cart":0,"orders":1,"order":"'"$order_id"'","product":"K8s Laptop","stock":5,"errors":null}'
+seen=$(jq -c '{id: .data.me.id, cart: .data.me.cart.itemCount, orders: .data.me.orders.totalCount, order: .data.me.orders.nodes[0].id, product: .data.me.orders.nodes[0].items[0].product.name, stock: .data.me.orders.nodes[0].items[0].product.stock, errors}' <<<"$body")
+[[ $seen == "$expected" ]] || { echo "FAILED: the router's answer: $body"; failed=$((failed + 1)); }
+open=$(printf '[%.0s' {1..100}); close=$(printf ']%.0s' {1..100})
+check "the router refuses a nested value before parsing it" 400 -X POST "$router/graphql" "${json[@]}" \
+  -d "{\"query\":\"{__typename(x:${open}1${close})}\"}"
+[[ $(jq -r '.errors[0].extensions.code' <<<"$body") == QUERY_TOO_COMPLEX ]] \
+  || { echo "FAILED: QUERY_TOO_COMPLEX expected: $body"; failed=$((failed + 1)); }
+
 check "a customer cannot ship their order" 403 -X PUT "$orders/api/orders/$order_id/status" "${auth[@]}" "${json[@]}" -d '{"status":"shipped"}'
 check "the customer cancels the pending order" 200 -X PUT "$orders/api/orders/$order_id/status" "${auth[@]}" "${json[@]}" -d '{"status":"cancelled"}'
 check "cancelling gave the stock back" 200 "$products/api/products/$product_id"

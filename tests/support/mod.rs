@@ -214,3 +214,154 @@ pub async fn liveness(service: &Service) -> Duration {
     assert_eq!(response.status(), 200);
     started.elapsed()
 }
+
+/// `ecommerce up`: the four services in one process and the router as its child process, each on
+/// a port of its own, on a fresh data folder, with the demo data.
+pub struct Up {
+    child: Child,
+    pub users: SocketAddr,
+    pub products: SocketAddr,
+    pub cart: SocketAddr,
+    pub orders: SocketAddr,
+    pub router: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Up {
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let router_port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecommerce"));
+        command
+            .args(["up", "--data-dir"])
+            .arg(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("LOG_LEVEL", "warn")
+            .env("PASSWORD_HASHING_THREADS", "2")
+            .env("REGISTER_MAX_PER_ADDRESS", "1000")
+            .env("ROUTER_PORT", router_port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for port in ["USERS_PORT", "PRODUCTS_PORT", "CART_PORT", "ORDERS_PORT"] {
+            command.env(port, "0");
+        }
+        if let Ok(assets) = std::env::var("GRAPHIQL_ASSETS_DIR") {
+            command.env("GRAPHIQL_ASSETS_DIR", assets);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start ecommerce up");
+        let stdout = child.stdout.take().expect("stdout");
+        let (found, addrs) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(sender) = &found
+                    && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && event["message"] == "platform up"
+                {
+                    let addr = |name: &str| -> SocketAddr {
+                        event[name]
+                            .as_str()
+                            .and_then(|a| a.parse().ok())
+                            .expect(name)
+                    };
+                    let _ = sender.send([
+                        addr("users"),
+                        addr("products"),
+                        addr("cart"),
+                        addr("orders"),
+                    ]);
+                    found = None;
+                }
+            }
+        });
+        let [users, products, cart, orders] = addrs
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the platform did not come up");
+        let up = Self {
+            child,
+            users,
+            products,
+            cart,
+            orders,
+            router: SocketAddr::from(([127, 0, 0, 1], router_port)),
+            _dir: dir,
+        };
+        wait_for(up.router, "/readiness", "the router");
+        up
+    }
+
+    pub fn url(&self, addr: SocketAddr, path: &str) -> String {
+        format!("http://{addr}{path}")
+    }
+
+    pub fn router_url(&self, path: &str) -> String {
+        self.url(self.router, path)
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // SIGKILL: the router child must go with it (it is bound to its parent's life).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `http://{addr}{path}` until it answers 200 (at most a minute).
+pub fn wait_for(addr: SocketAddr, path: &str, what: &str) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let answered = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .and_then(|mut stream| {
+                stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+                write!(
+                    stream,
+                    "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+                )?;
+                let mut head = [0u8; 12];
+                stream.read_exact(&mut head)?;
+                Ok(head.starts_with(b"HTTP/1.1 200"))
+            });
+        if answered.unwrap_or(false) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not become ready at http://{addr}{path}");
+}
+
+/// `ecommerce serve router` on `port`, with `env` (the subgraph URLs, timeouts...).
+pub fn start_router(port: u16, env: &[(&str, &str)]) -> Service {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecommerce"));
+    command
+        .args(["serve", "router"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("LOG_LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("start the router");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for(addr, "/readiness", "the router");
+    Service {
+        child,
+        addr,
+        _dir: None,
+    }
+}

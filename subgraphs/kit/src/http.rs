@@ -69,7 +69,7 @@ fn with_fallbacks(routes: Router) -> Router {
 
 /// Headers every response carries unless its handler chose otherwise: no sniffing, no framing,
 /// no referrer, no caching, and a policy under which a JSON answer can run nothing.
-const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
+pub const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "no-referrer"),
@@ -582,14 +582,26 @@ impl TrustedProxies {
     /// The client behind `peer`: walks `X-Forwarded-For` from the right while the hop that
     /// reported it is trusted.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.client_behind(
+            peer,
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    }
+
+    /// [`Self::client`] over the `X-Forwarded-For` values of any HTTP library's request.
+    pub fn client_behind<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl Iterator<Item = &'a str>,
+    ) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.trusts(client) {
             return client;
         }
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+        let hops: Vec<&str> = forwarded_for
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .collect();

@@ -173,6 +173,34 @@ impl Playground {
         }
     }
 
+    /// The page's HTML.
+    pub fn html(&self) -> &str {
+        &self.html
+    }
+
+    /// The page's Content-Security-Policy.
+    pub fn policy(&self) -> &str {
+        self.policy.to_str().unwrap_or("default-src 'none'")
+    }
+
+    /// `/graphql/assets/{folder}/{file}`: where that pinned file lies in the local folder, and
+    /// its content type. `None` for anything else, and always when the assets come from a CDN;
+    /// no path from a request ever reaches the file system.
+    pub fn local_file(&self, folder: &str, file: &str) -> Option<(PathBuf, &'static str)> {
+        let Assets::Local(dir) = &self.assets else {
+            return None;
+        };
+        let asset = ASSETS
+            .iter()
+            .find(|a| a.folder == folder && a.file == file)?;
+        let content_type = if asset.file.ends_with(".css") {
+            "text/css; charset=utf-8"
+        } else {
+            "text/javascript; charset=utf-8"
+        };
+        Some((dir.join(asset.folder).join(asset.file), content_type))
+    }
+
     /// `GET /graphql`: the page.
     pub fn page(&self) -> Response {
         let mut response = Html(self.html.clone()).into_response();
@@ -196,31 +224,24 @@ pub async fn asset(
     State(playground): State<std::sync::Arc<Playground>>,
     Path((folder, file)): Path<(String, String)>,
 ) -> Response {
-    let Assets::Local(dir) = &playground.assets else {
+    let Some((path, content_type)) = playground.local_file(&folder, &file) else {
         return ApiError::not_found("asset").into_response();
     };
-    let Some(asset) = ASSETS.iter().find(|a| a.folder == folder && a.file == file) else {
-        return ApiError::not_found("asset").into_response();
-    };
-    match tokio::fs::read(dir.join(asset.folder).join(asset.file)).await {
-        Ok(bytes) => {
-            let content_type = if asset.file.ends_with(".css") {
-                "text/css; charset=utf-8"
-            } else {
-                "text/javascript; charset=utf-8"
-            };
-            (
-                [
-                    (header::CONTENT_TYPE, content_type),
-                    (header::CACHE_CONTROL, "public, max-age=86400, immutable"),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+    match tokio::fs::read(path).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, ASSET_CACHE_CONTROL),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(err) => ApiError::internal(&err).into_response(),
     }
 }
+
+/// The pinned files never change under their URL.
+pub const ASSET_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,174 @@
+//! The document guard in front of the engine: the same [`kit::graphql::Guard`] every subgraph runs,
+//! with the limits read from the same `GRAPHQL_MAX_*` variables, applied before the engine parses,
+//! validates or plans anything. Its parser, like async-graphql's, recurses once per nesting level;
+//! its validation walks fragments as often as they are spread.
+//!
+//! Two checks, both on the raw request:
+//! 1. the JSON body nests at most `GRAPHQL_MAX_JSON_NESTING` levels (default 64): variables are
+//!    parsed into values before anything looks at them, and a deeply nested value costs the
+//!    parser's stack and every walk over it;
+//! 2. the document passes the guard (tokens, bracket nesting, depth, selections, aliases, root
+//!    fields, directives and expensive mutations, all with fragments expanded).
+//!
+//! A refusal is a GraphQL error with the code and HTTP status the subgraphs answer with.
+
+use hive_router::GraphQLError;
+use hive_router::executor::hooks::on_graphql_params::{
+    OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult,
+};
+use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
+use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
+use kit::ErrorCode;
+use kit::graphql::{Guard, Limits, Refusal, Subgraph};
+use serde::Deserialize;
+
+/// How deeply a request body's JSON may nest unless `GRAPHQL_MAX_JSON_NESTING` says otherwise.
+/// A GraphQL request is `{"variables": {"input": {...}}}`: three levels before any value.
+pub const DEFAULT_MAX_JSON_NESTING: usize = 64;
+
+pub struct GuardPlugin {
+    guard: Guard,
+    max_json_nesting: usize,
+}
+
+/// Nothing to configure in `router.config.yaml`: the limits are the subgraphs' variables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {}
+
+impl GuardPlugin {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let max_json_nesting =
+            kit::config::parse_or("GRAPHQL_MAX_JSON_NESTING", DEFAULT_MAX_JSON_NESTING)?;
+        anyhow::ensure!(
+            (3..=256).contains(&max_json_nesting),
+            "GRAPHQL_MAX_JSON_NESTING must be between 3 and 256"
+        );
+        // The mutations that cost a password hash or a checkout, wherever they are served.
+        let expensive: Vec<&str> = [
+            <users::AppState as Subgraph>::EXPENSIVE_MUTATIONS,
+            <orders::AppState as Subgraph>::EXPENSIVE_MUTATIONS,
+        ]
+        .concat();
+        // Entity representations are the subgraphs' concern: the router's API has no `_entities`.
+        Ok(Self {
+            guard: Guard::new(Limits::from_env()?, &expensive, u64::MAX),
+            max_json_nesting,
+        })
+    }
+
+    /// Checks a request: its JSON body's nesting, then its document.
+    pub fn check(&self, body: &[u8], query: Option<&str>) -> Result<(), Refusal> {
+        self.check_body(body)?;
+        match query {
+            Some(query) => self.guard.check(query).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    fn check_body(&self, body: &[u8]) -> Result<(), Refusal> {
+        if json_nesting_exceeds(body, self.max_json_nesting) {
+            return Err(Refusal::TooNested {
+                limit: self.max_json_nesting,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether `json` opens more than `limit` arrays and objects at once. One pass, no recursion;
+/// brackets inside strings do not count. Malformed JSON is left to the parser.
+pub fn json_nesting_exceeds(json: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn refusal_error(refusal: &Refusal) -> (GraphQLError, hive_router::http::StatusCode) {
+    let code: ErrorCode = refusal.code();
+    let status = hive_router::http::StatusCode::from_u16(code.status().as_u16())
+        .unwrap_or(hive_router::http::StatusCode::BAD_REQUEST);
+    (
+        GraphQLError::from_message_and_code(refusal.to_string(), code.as_str()),
+        status,
+    )
+}
+
+#[hive_router::async_trait]
+impl RouterPlugin for GuardPlugin {
+    type Config = GuardConfig;
+
+    fn plugin_name() -> &'static str {
+        "ecommerce_guard"
+    }
+
+    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
+        let _: GuardConfig = payload.config()?;
+        let plugin = Self::from_env().map_err(|err| format!("{err:#}"))?;
+        payload.initialize_plugin(plugin)
+    }
+
+    async fn on_graphql_params<'exec>(
+        &'exec self,
+        payload: OnGraphQLParamsStartHookPayload<'exec>,
+    ) -> OnGraphQLParamsStartHookResult<'exec> {
+        if let Err(refusal) = self.check_body(&payload.body) {
+            let (error, status) = refusal_error(&refusal);
+            return payload.end_with_graphql_error(error, status);
+        }
+        // The document is checked once the engine has read the parameters (from the body, or
+        // from the query string of a GET).
+        payload.on_end(move |end| {
+            match end
+                .graphql_params
+                .query
+                .as_deref()
+                .map(|query| self.guard.check(query))
+            {
+                Some(Err(refusal)) => {
+                    let (error, status) = refusal_error(&refusal);
+                    end.end_with_graphql_error(error, status)
+                }
+                _ => end.proceed(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings() {
+        assert!(!json_nesting_exceeds(br#"{"a":[[1]]}"#, 3));
+        assert!(json_nesting_exceeds(br#"{"a":[[[1]]]}"#, 3));
+        assert!(!json_nesting_exceeds(br#"{"a":"[[[[[[\"[[[["}"#, 1));
+        assert!(!json_nesting_exceeds(br#"{"a":"\\"}"#, 1));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(json_nesting_exceeds(deep.as_bytes(), 64));
+    }
+}
