@@ -2,6 +2,9 @@
 //! router beside it as a child process; `serve <service>` runs one service configured from the
 //! environment (what containers run).
 
+// The router engine's service stack is a deeply nested type (see router/src/lib.rs).
+#![recursion_limit = "256"]
+
 mod demo;
 mod router_process;
 

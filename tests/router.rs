@@ -755,6 +755,17 @@ async fn the_playground_health_and_metrics() {
         .unwrap();
     assert!(response.status().is_client_error(), "{}", response.status());
 
+    // The playground's introspection passes the guard and the engine's limits.
+    let (status, body) = graphql(up.router, None, samples::INTROSPECTION, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(
+        body["data"]["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| t.len() > 20),
+        "{body}"
+    );
+
     for path in ["/health", "/readiness"] {
         let response = client().get(up.router_url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");

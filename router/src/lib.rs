@@ -12,6 +12,10 @@
 //! `ecommerce serve router` runs it ([`run`]); `ecommerce up` starts that as a child process
 //! next to the four services.
 
+// The engine's ntex service stack is a deeply nested type; its layout is computed where it is
+// instantiated (here, in an optimised build).
+#![recursion_limit = "256"]
+
 pub mod client;
 pub mod guard;
 pub mod playground;

@@ -716,6 +716,45 @@ fn expand_fragments<'a>(
 /// services.
 #[cfg(any(test, feature = "testing"))]
 pub mod samples {
+    /// GraphiQL's introspection query (graphql-js `getIntrospectionQuery`, all options on): what
+    /// the playground sends first, which every limit must admit.
+    pub const INTROSPECTION: &str = r#"
+    query IntrospectionQuery {
+      __schema {
+        description
+        queryType { name kind }
+        mutationType { name kind }
+        subscriptionType { name kind }
+        types { ...FullType }
+        directives {
+          name description isRepeatable locations
+          args(includeDeprecated: true) { ...InputValue }
+        }
+      }
+    }
+    fragment FullType on __Type {
+      kind name description specifiedByURL isOneOf
+      fields(includeDeprecated: true) {
+        name description
+        args(includeDeprecated: true) { ...InputValue }
+        type { ...TypeRef }
+        isDeprecated deprecationReason
+      }
+      inputFields(includeDeprecated: true) { ...InputValue }
+      interfaces { ...TypeRef }
+      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+      possibleTypes { ...TypeRef }
+    }
+    fragment InputValue on __InputValue {
+      name description type { ...TypeRef } defaultValue isDeprecated deprecationReason
+    }
+    fragment TypeRef on __Type {
+      kind name
+      ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+        ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+          ofType { kind name ofType { kind name } } } } } } } } } }
+    }"#;
+
     /// `{__typename(x:[[[…]]])}` with `depth` nested lists: 2,000 of them (4 KB) overflowed a
     /// worker thread's stack.
     pub fn nested_value(depth: usize) -> String {

@@ -331,42 +331,7 @@ fn root_fields_aliases_and_directives_are_limited() {
 /// the defaults, or the playground breaks.
 #[test]
 fn the_playground_introspection_query_passes() {
-    let query = r#"
-    query IntrospectionQuery {
-      __schema {
-        description
-        queryType { name kind }
-        mutationType { name kind }
-        subscriptionType { name kind }
-        types { ...FullType }
-        directives {
-          name description isRepeatable locations
-          args(includeDeprecated: true) { ...InputValue }
-        }
-      }
-    }
-    fragment FullType on __Type {
-      kind name description specifiedByURL isOneOf
-      fields(includeDeprecated: true) {
-        name description
-        args(includeDeprecated: true) { ...InputValue }
-        type { ...TypeRef }
-        isDeprecated deprecationReason
-      }
-      inputFields(includeDeprecated: true) { ...InputValue }
-      interfaces { ...TypeRef }
-      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
-      possibleTypes { ...TypeRef }
-    }
-    fragment InputValue on __InputValue {
-      name description type { ...TypeRef } defaultValue isDeprecated deprecationReason
-    }
-    fragment TypeRef on __Type {
-      kind name
-      ofType { kind name ofType { kind name ofType { kind name ofType { kind name
-        ofType { kind name ofType { kind name ofType { kind name ofType { kind name
-          ofType { kind name ofType { kind name } } } } } } } } } }
-    }"#;
+    let query = super::samples::INTROSPECTION;
     assert!(guard().check(query).is_ok(), "{:?}", guard().check(query));
     // The defaults leave the playground's introspection well inside every limit.
     let document = parse_query(query).unwrap();
