@@ -18,15 +18,10 @@ use hive_router::executor::hooks::on_subgraph_http_request::{
 use hive_router::executor::plugin_trait::{RouterPlugin, StartHookPayload};
 use hive_router::http::HeaderValue;
 use kit::http::TrustedProxies;
-use serde::Deserialize;
 
 pub struct ClientAddressPlugin {
     proxies: TrustedProxies,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientAddressConfig {}
 
 /// The client of the request being served.
 struct Client(IpAddr);
@@ -44,16 +39,14 @@ impl ClientAddressPlugin {
 
 #[hive_router::async_trait]
 impl RouterPlugin for ClientAddressPlugin {
-    type Config = ClientAddressConfig;
+    type Config = crate::NoOptions;
 
     fn plugin_name() -> &'static str {
         "ecommerce_client_address"
     }
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let _: ClientAddressConfig = payload.config()?;
-        let plugin = Self::from_env().map_err(|err| format!("{err:#}"))?;
-        payload.initialize_plugin(plugin)
+        crate::init(payload, Self::from_env)
     }
 
     fn on_http_request<'req>(

@@ -20,7 +20,6 @@ use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPlugin
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use kit::ErrorCode;
 use kit::graphql::{Guard, Limits, Refusal, Subgraph};
-use serde::Deserialize;
 
 /// How deeply a request body's JSON may nest unless `GRAPHQL_MAX_JSON_NESTING` says otherwise.
 /// A GraphQL request is `{"variables": {"input": {...}}}`: three levels before any value.
@@ -30,11 +29,6 @@ pub struct GuardPlugin {
     guard: Guard,
     max_json_nesting: usize,
 }
-
-/// Nothing to configure in `router.config.yaml`: the limits are the subgraphs' variables.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GuardConfig {}
 
 impl GuardPlugin {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -55,15 +49,6 @@ impl GuardPlugin {
             guard: Guard::new(Limits::from_env()?, &expensive, u64::MAX),
             max_json_nesting,
         })
-    }
-
-    /// Checks a request: its JSON body's nesting, then its document.
-    pub fn check(&self, body: &[u8], query: Option<&str>) -> Result<(), Refusal> {
-        self.check_body(body)?;
-        match query {
-            Some(query) => self.guard.check(query).map(drop),
-            None => Ok(()),
-        }
     }
 
     fn check_body(&self, body: &[u8]) -> Result<(), Refusal> {
@@ -119,16 +104,14 @@ fn refusal_error(refusal: &Refusal) -> (GraphQLError, hive_router::http::StatusC
 
 #[hive_router::async_trait]
 impl RouterPlugin for GuardPlugin {
-    type Config = GuardConfig;
+    type Config = crate::NoOptions;
 
     fn plugin_name() -> &'static str {
         "ecommerce_guard"
     }
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let _: GuardConfig = payload.config()?;
-        let plugin = Self::from_env().map_err(|err| format!("{err:#}"))?;
-        payload.initialize_plugin(plugin)
+        crate::init(payload, Self::from_env)
     }
 
     async fn on_graphql_params<'exec>(

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 pub use hive_router;
 use hive_router::PluginRegistry;
+use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
+use hive_router::executor::plugin_trait::RouterPlugin;
 
 /// The committed configuration (`router/router.config.yaml`), used when `ROUTER_CONFIG_FILE_PATH`
 /// is not set.
@@ -34,6 +36,25 @@ pub const SUPERGRAPH: &str = include_str!("../../schema/supergraph.graphql");
 
 /// Where the router listens unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 4000;
+
+/// What our plugins accept in `router.config.yaml`: nothing (`plugin_name: {}`). Their settings
+/// come from the environment, as the services' do.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoOptions {}
+
+/// Initialises one of our plugins from the environment; a bad setting stops the router at start.
+fn init<P>(
+    payload: OnPluginInitPayload<P>,
+    from_env: impl FnOnce() -> anyhow::Result<P>,
+) -> OnPluginInitResult<P>
+where
+    P: RouterPlugin<Config = NoOptions>,
+{
+    let NoOptions {} = payload.config()?;
+    let plugin = from_env().map_err(|err| format!("{err:#}"))?;
+    payload.initialize_plugin(plugin)
+}
 
 /// The plugins our build registers; the configuration enables them.
 pub fn plugins() -> PluginRegistry {

@@ -13,15 +13,10 @@ use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPlugin
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use hive_router::ntex::http::{HeaderMap, Method, Response, StatusCode, header};
 use kit::graphql::{Assets, Playground};
-use serde::Deserialize;
 
 pub struct PlaygroundPlugin {
     playground: Arc<Playground>,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlaygroundConfig {}
 
 const ASSETS_PREFIX: &str = "/graphql/assets/";
 
@@ -101,16 +96,14 @@ impl PlaygroundPlugin {
 
 #[hive_router::async_trait]
 impl RouterPlugin for PlaygroundPlugin {
-    type Config = PlaygroundConfig;
+    type Config = crate::NoOptions;
 
     fn plugin_name() -> &'static str {
         "ecommerce_playground"
     }
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let _: PlaygroundConfig = payload.config()?;
-        let plugin = Self::from_env().map_err(|err| format!("{err:#}"))?;
-        payload.initialize_plugin(plugin)
+        crate::init(payload, Self::from_env)
     }
 
     fn on_http_request<'req>(

@@ -79,23 +79,14 @@ impl Service {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("start the ecommerce binary");
-        let stdout = child.stdout.take().expect("stdout");
-        let (found, addr) = std::sync::mpsc::channel();
-        // Reads the log until the service says where it listens, then keeps draining it so the
-        // service never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(sender) = &found
-                    && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                    && event["message"] == "listening"
-                    && let Some(addr) = event["addr"].as_str().and_then(|a| a.parse().ok())
-                {
-                    let _ = sender.send(addr);
-                    found = None;
-                }
-            }
+        let addr = watch_log(child.stdout.take().expect("stdout"), |event| {
+            (event["message"] == "listening")
+                .then(|| {
+                    event["addr"]
+                        .as_str()
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
+                })
+                .flatten()
         });
         let addr: SocketAddr = addr
             .recv_timeout(Duration::from_secs(60))
@@ -257,31 +248,17 @@ impl Up {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("start ecommerce up");
-        let stdout = child.stdout.take().expect("stdout");
-        let (found, addrs) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(sender) = &found
-                    && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                    && event["message"] == "platform up"
-                {
-                    let addr = |name: &str| -> SocketAddr {
-                        event[name]
-                            .as_str()
-                            .and_then(|a| a.parse().ok())
-                            .expect(name)
-                    };
-                    let _ = sender.send([
-                        addr("users"),
-                        addr("products"),
-                        addr("cart"),
-                        addr("orders"),
-                    ]);
-                    found = None;
-                }
+        let addrs = watch_log(child.stdout.take().expect("stdout"), |event| {
+            if event["message"] != "platform up" {
+                return None;
             }
+            let addr = |name: &str| event[name].as_str().and_then(|a| a.parse().ok());
+            Some([
+                addr("users")?,
+                addr("products")?,
+                addr("cart")?,
+                addr("orders")?,
+            ])
         });
         let [users, products, cart, orders] = addrs
             .recv_timeout(Duration::from_secs(60))
@@ -364,4 +341,27 @@ pub fn start_router(port: u16, env: &[(&str, &str)]) -> Service {
         addr,
         _dir: None,
     }
+}
+
+/// Reads a process's JSON log until `find` recognises a line, and sends what it found; then keeps
+/// draining the log so that the process never blocks on a full pipe.
+fn watch_log<T: Send + 'static>(
+    stdout: std::process::ChildStdout,
+    find: impl Fn(&serde_json::Value) -> Option<T> + Send + 'static,
+) -> std::sync::mpsc::Receiver<T> {
+    let (found, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(sender) = &found
+                && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                && let Some(value) = find(&event)
+            {
+                let _ = sender.send(value);
+                found = None;
+            }
+        }
+    });
+    receiver
 }
