@@ -678,6 +678,37 @@ async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
         "{body}"
     );
 
+    // The same by GET, URL-encoded in the query string (an attacker's finding: two such
+    // requests left both engine workers spinning for good).
+    let deep_get = format!(
+        "/graphql?query=query(%24f%3A%5B%5BInt%5D%5D)%7B__typename%7D&variables=%7B%22f%22%3A{}{}%7D",
+        "%5B".repeat(10_000),
+        "%5D".repeat(10_000)
+    );
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = client()
+            .get(up.router_url(&deep_get))
+            .header("x-graphql-csrf", "1")
+            .send()
+            .await
+            .expect("the router answers");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            (400..500).contains(&status),
+            "nested GET variables: {status} {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+            "{body}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "refused at once"
+        );
+    }
+
     // A huge body is refused by size.
     let huge = format!("{{ {} }}", "__typename ".repeat(200_000));
     let (status, _) = graphql(up.router, None, &huge, json!({})).await;

@@ -92,6 +92,29 @@ pub fn json_nesting_exceeds(json: &[u8], limit: usize) -> bool {
     false
 }
 
+/// `bytes` with `%XX` escapes and `+` decoded, as a query string or form body is read.
+fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 fn refusal_error(refusal: &Refusal) -> (GraphQLError, hive_router::http::StatusCode) {
     let code: ErrorCode = refusal.code();
     let status = hive_router::http::StatusCode::from_u16(code.status().as_u16())
@@ -118,7 +141,21 @@ impl RouterPlugin for GuardPlugin {
         &'exec self,
         payload: OnGraphQLParamsStartHookPayload<'exec>,
     ) -> OnGraphQLParamsStartHookResult<'exec> {
-        if let Err(refusal) = self.check_body(&payload.body) {
+        // Variables come in the body, or URL-encoded in the query string of a GET (or in a
+        // form-encoded body): all are bounded before the engine decodes any of them.
+        let request = payload.router_http_request;
+        let form_encoded = !request
+            .headers
+            .get(hive_router::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+        let checked = self
+            .check_body(&percent_decoded(request.query_string.as_bytes()))
+            .and_then(|()| match form_encoded {
+                true => self.check_body(&percent_decoded(&payload.body)),
+                false => self.check_body(&payload.body),
+            });
+        if let Err(refusal) = checked {
             let (error, status) = refusal_error(&refusal);
             return payload.end_with_graphql_error(error, status);
         }
@@ -153,5 +190,16 @@ mod tests {
         assert!(!json_nesting_exceeds(br#"{"a":"\\"}"#, 1));
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(json_nesting_exceeds(deep.as_bytes(), 64));
+        let encoded = format!(
+            "variables=%7B%22f%22%3A{}1{}%7D",
+            "%5B".repeat(100),
+            "%5D".repeat(100)
+        );
+        assert!(!json_nesting_exceeds(encoded.as_bytes(), 64));
+        assert!(json_nesting_exceeds(
+            &percent_decoded(encoded.as_bytes()),
+            64
+        ));
+        assert_eq!(percent_decoded(b"a+b%20c%zz%4"), b"a b c%zz%4");
     }
 }
