@@ -67,17 +67,17 @@ fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command.unwrap_or(Command::Up {
         data_dir: PathBuf::from("data"),
     });
-    // Two TLS back ends are linked (the engine's and the database drivers'); TLS clients built
-    // without naming one use this.
-    router::hive_router::init_rustls_crypto_provider();
     // The router runs its own runtime, and reads its configuration from the environment before
-    // any thread exists.
+    // any thread exists (it installs the TLS back end itself).
     if let Command::Serve {
         service: Service::Router,
     } = command
     {
         return router::run();
     }
+    // Two TLS back ends are linked (the engine's and the database drivers'); TLS clients built
+    // without naming one use this.
+    router::hive_router::init_rustls_crypto_provider();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
