@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, Object, Schema, SimpleObject};
 use kit::ApiError;
 use kit::auth::{Caller, Viewer};
+use kit::graphql::Batcher;
 use kit::money::Decimal;
 use uuid::Uuid;
 
@@ -99,7 +100,7 @@ impl UserRef {
     /// The user's cart: yours, or anyone's for an admin; null otherwise.
     async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CartObject>> {
         ctx.data::<Viewer>()?.require()?;
-        let loader = ctx.data::<DataLoader<CartLoader>>()?;
+        let loader = ctx.data::<Batcher<Uuid, CartLoader>>()?;
         Ok(loader.load_one(self.0).await?.map(CartObject))
     }
 }

@@ -128,7 +128,7 @@ impl kit::graphql::Subgraph for AppState {
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(kit::graphql::dataloader(graphql::CartLoader {
+        request.data(kit::graphql::Batcher::new(graphql::CartLoader {
             carts: self.carts.clone(),
             viewer,
         }))

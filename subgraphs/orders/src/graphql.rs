@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kit::ApiError;
 use kit::auth::Viewer;
+use kit::graphql::Batcher;
 use kit::money::Decimal;
 use kit::pagination::{Page, encode_cursor};
 use uuid::Uuid;
@@ -143,7 +144,7 @@ impl UserRef {
     ) -> async_graphql::Result<Option<OrderConnection>> {
         ctx.data::<Viewer>()?.require()?;
         let page = Page::from_connection(first, after.as_deref())?;
-        let loader = ctx.data::<DataLoader<UserOrdersLoader>>()?;
+        let loader = ctx.data::<Batcher<(Uuid, Page), UserOrdersLoader>>()?;
         let Some((orders, total)) = loader.load_one((self.0, page)).await? else {
             return Ok(None);
         };
@@ -263,7 +264,7 @@ impl Query {
         let Ok(id) = order_id(&id) else {
             return Ok(None);
         };
-        let loader = ctx.data::<DataLoader<OrderLoader>>()?;
+        let loader = ctx.data::<Batcher<Uuid, OrderLoader>>()?;
         Ok(loader.load_one(id).await?.map(OrderObject))
     }
 

@@ -154,11 +154,11 @@ impl kit::graphql::Subgraph for AppState {
         viewer: Viewer,
     ) -> async_graphql::Request {
         request
-            .data(kit::graphql::dataloader(graphql::OrderLoader {
+            .data(kit::graphql::Batcher::new(graphql::OrderLoader {
                 checkout: self.checkout.clone(),
                 viewer,
             }))
-            .data(kit::graphql::dataloader(graphql::UserOrdersLoader {
+            .data(kit::graphql::Batcher::new(graphql::UserOrdersLoader {
                 checkout: self.checkout.clone(),
                 viewer,
             }))

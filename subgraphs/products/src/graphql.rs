@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kit::ApiError;
 use kit::auth::Viewer;
+use kit::graphql::Batcher;
 use kit::money::Decimal;
 use kit::pagination::{Page, encode_cursor};
 use uuid::Uuid;
@@ -96,13 +97,13 @@ impl Loader<Uuid> for ProductLoader {
     }
 }
 
-/// A product by id through the request's dataloader; null for ids that are not UUIDs.
+/// A product by id through the request's batcher; null for ids that are not UUIDs.
 async fn load_product(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<ProductObject>> {
     let Ok(id) = Uuid::parse_str(id) else {
         return Ok(None);
     };
     Ok(ctx
-        .data::<DataLoader<ProductLoader>>()?
+        .data::<Batcher<Uuid, ProductLoader>>()?
         .load_one(id)
         .await?
         .map(Into::into))

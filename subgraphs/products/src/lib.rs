@@ -140,7 +140,7 @@ impl kit::graphql::Subgraph for AppState {
         request: async_graphql::Request,
         _viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(kit::graphql::dataloader(graphql::ProductLoader(
+        request.data(kit::graphql::Batcher::new(graphql::ProductLoader(
             self.catalog.clone(),
         )))
     }

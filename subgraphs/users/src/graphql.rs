@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kit::ApiError;
 use kit::auth::{Role, Viewer};
+use kit::graphql::Batcher;
 use kit::http::ClientAddr;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -106,7 +107,7 @@ impl Query {
         }
     }
 
-    /// Federation entity resolver, batched through the dataloader. Answers null for users the
+    /// Federation entity resolver, batched per request. Answers null for users the
     /// caller may not see, so a reference never leaks another account.
     #[graphql(entity)]
     async fn find_user_by_id(
@@ -117,7 +118,10 @@ impl Query {
         let Some(id) = parse_id(&id) else {
             return Ok(None);
         };
-        let user = ctx.data::<DataLoader<UserLoader>>()?.load_one(id).await?;
+        let user = ctx
+            .data::<Batcher<Uuid, UserLoader>>()?
+            .load_one(id)
+            .await?;
         Ok(user.map(Into::into))
     }
 }

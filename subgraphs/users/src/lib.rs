@@ -159,7 +159,7 @@ impl kit::graphql::Subgraph for AppState {
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(kit::graphql::dataloader(graphql::UserLoader {
+        request.data(kit::graphql::Batcher::new(graphql::UserLoader {
             accounts: self.accounts.clone(),
             viewer,
         }))

@@ -2,6 +2,7 @@
 //! before async-graphql parses anything, the caller and client address in request data, error
 //! codes on every error, and the GraphiQL playground.
 
+pub mod batch;
 pub mod guard;
 pub mod playground;
 
@@ -21,6 +22,7 @@ use axum::routing::get;
 use futures::future::BoxFuture;
 use serde_json::json;
 
+pub use batch::Batcher;
 pub use guard::{Guard, Limits, Refusal};
 pub use playground::{Assets, Playground};
 
@@ -81,7 +83,7 @@ pub trait Subgraph: Clone + Send + Sync + 'static {
 
     fn schema(&self) -> &Schema<Self::Query, Self::Mutation, EmptySubscription>;
     fn verifier(&self) -> &TokenVerifier;
-    /// Adds the per-request data (dataloaders, whose caches live for one request and may depend
+    /// Adds the per-request data (batchers, whose caches live for one request and may depend
     /// on who is asking); none by default.
     fn request_data(&self, request: Request, _viewer: Viewer) -> Request {
         request
@@ -257,20 +259,4 @@ fn respond(mut response: GraphqlResponse) -> Response {
         *http.status_mut() = StatusCode::BAD_REQUEST;
     }
     http
-}
-
-/// How long a dataloader collects keys before it queries. async-graphql's default (1 ms) is
-/// shorter than resolving a hundred `_entities` representations takes (they are polled in
-/// groups of 32), which splits one batch into several queries; a few milliseconds keeps a
-/// batch whole for the cost of that wait once per batch.
-pub const DATALOADER_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
-
-/// A request-scoped dataloader with the platform's batching window.
-pub fn dataloader<L: async_graphql::dataloader::Loader<K>, K>(
-    loader: L,
-) -> async_graphql::dataloader::DataLoader<L>
-where
-    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-{
-    async_graphql::dataloader::DataLoader::new(loader, tokio::spawn).delay(DATALOADER_DELAY)
 }
