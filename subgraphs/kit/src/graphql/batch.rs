@@ -4,9 +4,10 @@
 //! them as sibling futures of one task, each asking for its own key. async-graphql's `DataLoader`
 //! gathers such keys by waiting a fixed delay on a timer before it queries, and a delay short
 //! enough not to matter splits a hundred siblings into several queries. The [`Batcher`] needs no
-//! clock: the first caller of a batch yields to the executor (cheap: a trip through the run
-//! queue) until a whole pass over its siblings has added no key, so every sibling has registered
-//! its key, then sends the batch as one load. A hundred representations are one query, and an
+//! clock: the first caller of a batch yields to the executor (tokio polls it again once the
+//! worker has run the tasks that were ready; no timer) until a whole pass over its siblings has
+//! added no key, so every sibling has registered its key, then sends the batch as one load. A
+//! batch that reaches [`MAX_BATCH`] keys is sent at once, so one load never names more. A hundred representations are one query, and an
 //! entity hop costs no idle time.
 //!
 //! The load itself runs as its own task, so a caller that is dropped (its part of the response
@@ -26,6 +27,10 @@ use crate::error::{ApiError, ErrorCode};
 /// keys. One pass is enough when siblings ask at once (entity resolvers, list items); the bound
 /// keeps a stream of late keys from delaying the batch without end.
 const MAX_PASSES: usize = 8;
+
+/// The most keys one load names (async-graphql's DataLoader used the same bound): far inside
+/// what a SQL `IN (…)` list may hold.
+pub const MAX_BATCH: usize = 1000;
 
 type Outcome<K, V> = Arc<Result<HashMap<K, V>, ApiError>>;
 
@@ -81,7 +86,12 @@ where
             match open.batch.as_mut() {
                 Some(batch) => {
                     batch.keys.insert(key.clone());
-                    (batch.done.subscribe(), None)
+                    let done = batch.done.subscribe();
+                    if batch.keys.len() >= MAX_BATCH {
+                        let full = open.batch.take().expect("the open batch");
+                        self.shared.clone().send(full);
+                    }
+                    (done, None)
                 }
                 None => {
                     let (done, waiting) = watch::channel(None);
@@ -131,6 +141,20 @@ where
     fn lock(&self) -> std::sync::MutexGuard<'_, Open<K, L::Value>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Loads a closed batch on its own task and hands every waiter the outcome. Without a
+    /// runtime (never the case inside a request) the waiters see the sender go and answer an
+    /// internal error rather than hang.
+    fn send(self: Arc<Self>, batch: Batch<K, L::Value>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let keys: Vec<K> = batch.keys.into_iter().collect();
+            let outcome = self.loader.load(&keys).await;
+            batch.done.send_replace(Some(Arc::new(outcome)));
+        });
+    }
 }
 
 /// Held by the first caller of a batch: dropping it sends the batch, whether the caller goes on
@@ -170,18 +194,9 @@ where
             }
             open.batch.take()
         };
-        let Some(batch) = batch else { return };
-        // Without a runtime (never the case inside a request) the waiters see the sender go
-        // and answer an internal error rather than hang.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let shared = self.shared.clone();
-        runtime.spawn(async move {
-            let keys: Vec<K> = batch.keys.into_iter().collect();
-            let outcome = shared.loader.load(&keys).await;
-            batch.done.send_replace(Some(Arc::new(outcome)));
-        });
+        if let Some(batch) = batch {
+            self.shared.clone().send(batch);
+        }
     }
 }
 
@@ -194,7 +209,7 @@ mod tests {
 
     use super::*;
 
-    /// Doubles its keys, recording each call's keys; keys of 1,000 or more fail the batch.
+    /// Doubles its keys, recording each call's keys; a key of a million or more fails the batch.
     #[derive(Default)]
     struct Doubler {
         calls: Mutex<Vec<Vec<u32>>>,
@@ -213,7 +228,7 @@ mod tests {
             if let Some(delay) = this.delay {
                 tokio::time::sleep(delay).await;
             }
-            if keys.iter().any(|&k| k >= 1000) {
+            if keys.iter().any(|&k| k >= 1_000_000) {
                 return Err(ApiError::validation("too big"));
             }
             Ok(keys
@@ -277,6 +292,17 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_batch_is_sent_at_once_and_the_rest_follow() {
+        let (batcher, loader) = batcher(None);
+        let asked = MAX_BATCH as u32 + 5;
+        let values = join_all((0..asked).map(|k| batcher.load_one(k))).await;
+        assert!(values.iter().all(Result::is_ok));
+        let mut sizes: Vec<usize> = calls(&loader).iter().map(Vec::len).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [5, MAX_BATCH]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_later_ask_is_a_new_batch() {
         let (batcher, loader) = batcher(None);
         assert_eq!(batcher.load_one(1).await.unwrap(), Some(2));
@@ -287,7 +313,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_load_fails_every_caller_of_its_batch() {
         let (batcher, _) = batcher(None);
-        let values = join_all([1, 1000, 2].map(|k| batcher.load_one(k))).await;
+        let values = join_all([1, 1_000_000, 2].map(|k| batcher.load_one(k))).await;
         for value in values {
             assert_eq!(value.unwrap_err().code, ErrorCode::ValidationFailed);
         }
