@@ -28,6 +28,57 @@ pub const DEFAULT_MAX_JSON_NESTING: usize = 64;
 pub struct GuardPlugin {
     guard: Guard,
     max_json_nesting: usize,
+    passed: Passed,
+}
+
+/// Documents the guard has passed, by SHA-256 of their text: the verdict depends on the text
+/// alone (variables are bounded on every request), and clients send the same few documents
+/// over and over. Parsing each again was the largest share of the router's own CPU time in the
+/// one query's profile (BENCHMARKS.md). Refusals are not remembered, and at [`Passed::CAPACITY`]
+/// the set starts over, so no stream of documents grows it.
+#[derive(Default)]
+pub struct Passed(std::sync::Mutex<std::collections::HashSet<[u8; 32]>>);
+
+impl Passed {
+    pub const CAPACITY: usize = 4096;
+
+    fn key(document: &str) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(document.as_bytes()).into()
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<[u8; 32]>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `check`'s verdict on `document`, unless it has passed before.
+    pub fn check(
+        &self,
+        document: &str,
+        check: impl FnOnce() -> Result<(), Refusal>,
+    ) -> Result<(), Refusal> {
+        let key = Self::key(document);
+        if self.set().contains(&key) {
+            return Ok(());
+        }
+        check()?;
+        let mut set = self.set();
+        if set.len() >= Self::CAPACITY {
+            set.clear();
+        }
+        set.insert(key);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.set().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl GuardPlugin {
@@ -48,6 +99,7 @@ impl GuardPlugin {
         Ok(Self {
             guard: Guard::new(Limits::from_env()?, &expensive, u64::MAX),
             max_json_nesting,
+            passed: Passed::default(),
         })
     }
 
@@ -162,12 +214,10 @@ impl RouterPlugin for GuardPlugin {
         // The document is checked once the engine has read the parameters (from the body, or
         // from the query string of a GET).
         payload.on_end(move |end| {
-            match end
-                .graphql_params
-                .query
-                .as_deref()
-                .map(|query| self.guard.check(query))
-            {
+            match end.graphql_params.query.as_deref().map(|query| {
+                self.passed
+                    .check(query, || self.guard.check(query).map(drop))
+            }) {
                 Some(Err(refusal)) => {
                     let (error, status) = refusal_error(&refusal);
                     end.end_with_graphql_error(error, status)
@@ -181,6 +231,46 @@ impl RouterPlugin for GuardPlugin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passed_document_is_not_checked_again_and_a_refused_one_always_is() {
+        let passed = Passed::default();
+        let mut checks = 0;
+        for _ in 0..3 {
+            let verdict = passed.check("{ me { id } }", || {
+                checks += 1;
+                Ok(())
+            });
+            assert!(verdict.is_ok());
+        }
+        assert_eq!(checks, 1);
+        let refuse = || Err(Refusal::Syntax("no".into()));
+        for _ in 0..3 {
+            assert!(passed.check("{ me {", refuse).is_err());
+        }
+        assert_eq!(passed.len(), 1);
+        // Another text, even one that parses the same, is checked on its own.
+        let mut checked = false;
+        assert!(
+            passed
+                .check("{me{id}}", || {
+                    checked = true;
+                    Ok(())
+                })
+                .is_ok()
+        );
+        assert!(checked);
+    }
+
+    #[test]
+    fn the_passed_set_stays_bounded() {
+        let passed = Passed::default();
+        for i in 0..Passed::CAPACITY * 2 + 5 {
+            passed.check(&format!("{{ f{i} }}"), || Ok(())).unwrap();
+            assert!(passed.len() <= Passed::CAPACITY);
+        }
+        assert!(!passed.is_empty());
+    }
 
     #[test]
     fn nesting_counts_brackets_outside_strings() {
