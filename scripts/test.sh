@@ -112,6 +112,12 @@ done
 echo "==> supergraph"
 scripts/schema.sh --check
 
+# The benchmark (scripts/bench.sh) is not run here; its Node parts must at least parse.
+echo "==> benchmark scripts parse"
+node --check bench/checkout.mjs
+node --check bench/gateways/apollo.mjs
+node --check bench/gateways/hive.config.mjs
+
 echo "==> README walkthrough against the running platform"
 scripts/walkthrough.sh
 

@@ -437,7 +437,12 @@ def build_context(tree):
 # -- scripts --------------------------------------------------------------------------------------
 
 def scripts(tree):
-    found = [*tree.root.glob("scripts/*.sh"), *tree.root.glob("infra/scripts/*.sh"), *tree.root.glob("infra/db/*.sh")]
+    found = [
+        *tree.root.glob("scripts/*.sh"),
+        *tree.root.glob("infra/scripts/*.sh"),
+        *tree.root.glob("infra/db/*.sh"),
+        *tree.root.glob("bench/*/*.sh"),
+    ]
     ci = tree.path(".ci/run")
     return sorted([*found, *([ci] if ci.exists() else [])])
 

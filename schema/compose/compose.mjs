@@ -5,23 +5,36 @@
 //
 // The subgraph URLs are the laptop's (`ecommerce up`); the router overrides them from the
 // environment for compose and Kubernetes, so one supergraph serves every deployment.
+//
+// With arguments, `node compose.mjs <name>=<url>=<sdl file> ...` composes those subgraphs
+// instead (scripts/bench.sh composes its benchmark subgraphs so).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@theguild/federation-composition';
 import { parse } from 'graphql';
 
-const subgraphs = [
+const schemaDir = fileURLToPath(new URL('..', import.meta.url));
+const ours = [
   ['users', 8001],
   ['products', 8002],
   ['cart', 8003],
   ['orders', 8004],
-];
-const schemaDir = fileURLToPath(new URL('..', import.meta.url));
+].map(([name, port]) => [name, `http://localhost:${port}/graphql`, `${schemaDir}/${name}.graphql`]);
+const given = process.argv.slice(2).map((arg) => {
+  const [name, ...rest] = arg.split('=');
+  const file = rest.pop();
+  const url = rest.join('=');
+  if (!name || !url || !file) {
+    console.error(`usage: node compose.mjs [<name>=<url>=<sdl file> ...], not '${arg}'`);
+    process.exit(2);
+  }
+  return [name, url, file];
+});
 const result = composeServices(
-  subgraphs.map(([name, port]) => ({
+  (given.length ? given : ours).map(([name, url, file]) => ({
     name,
-    url: `http://localhost:${port}/graphql`,
-    typeDefs: parse(readFileSync(`${schemaDir}/${name}.graphql`, 'utf8')),
+    url,
+    typeDefs: parse(readFileSync(file, 'utf8')),
   })),
 );
 if (result.errors?.length) {
