@@ -16,7 +16,7 @@
 # schema/compose/node_modules. It never builds a fetched repository. Needs ports 8001-8004, 4000,
 # 4100 and 4200 free. Results go to stdout (markdown) and target/bench/results.md.
 #
-#   scripts/bench.sh                       both parts (about 10 minutes after the build)
+#   scripts/bench.sh                       both parts (about 7 minutes after the build)
 #   scripts/bench.sh platform | routers    one part
 #   DURATION=10 CONNECTIONS=64 SUBGRAPH_DELAY_MS=0 scripts/bench.sh
 set -euo pipefail
