@@ -661,16 +661,7 @@ async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
         .send()
         .await
         .expect("the router answers");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(
-        (400..500).contains(&status),
-        "nested variables: {status} {body}"
-    );
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
-        "{body}"
-    );
+    assert_too_complex(response, "nested variables").await;
 
     // The same by GET, URL-encoded in the query string (an attacker's finding: two such
     // requests left both engine workers spinning for good).
@@ -687,26 +678,32 @@ async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
             .send()
             .await
             .expect("the router answers");
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(
-            (400..500).contains(&status),
-            "nested GET variables: {status} {body}"
-        );
-        assert_eq!(
-            body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
-            "{body}"
-        );
+        assert_too_complex(response, "nested GET variables").await;
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "refused at once"
         );
     }
 
-    // A huge body is refused by size.
+    // A huge body is refused by size: a 4xx, or, when the router answers before the client has
+    // written the whole body and closes (the engine does not read refused bodies to the end), a
+    // connection reset under the client's write. Either way nothing of it runs.
     let huge = format!("{{ {} }}", "__typename ".repeat(200_000));
-    let (status, _) = graphql(up.router, None, &huge, json!({})).await;
-    assert!((400..500).contains(&status), "huge body: {status}");
+    let sent = client()
+        .post(up.router_url("/graphql"))
+        .json(&json!({ "query": huge }))
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            assert!((400..500).contains(&status), "huge body: {status}");
+        }
+        Err(error) => assert!(
+            error.is_request() && !error.is_timeout(),
+            "huge body: {error:?}"
+        ),
+    }
 
     // Still serving.
     let (status, body) = graphql(up.router, Some(&customer.token), ONE_QUERY, json!({})).await;
@@ -873,5 +870,16 @@ async fn per_address_limits_count_the_routers_clients_not_the_router() {
     assert!(
         body["data"]["login"]["accessToken"].is_string(),
         "another client of the router logs in: {body}"
+    );
+}
+
+/// A refusal by the router's guard: a 4xx with the `QUERY_TOO_COMPLEX` code.
+async fn assert_too_complex(response: reqwest::Response, what: &str) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert!((400..500).contains(&status), "{what}: {status} {body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{what}: {body}"
     );
 }
