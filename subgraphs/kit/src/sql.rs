@@ -22,6 +22,94 @@ use uuid::Uuid;
 
 use crate::db::StoreError;
 
+/// Migrations embedded in the binary, listed by file name, from the calling crate's
+/// `migrations/<dir>/` folder: `kit::migrations!("postgres": ["20261123000001_users.sql"])`.
+///
+/// It does what `sqlx::migrate!` does without sqlx's proc macros, whose build-time copy of the
+/// drivers is minutes of every cold build. [`assert_embeds_folder`] keeps the list and the folder
+/// in step.
+#[macro_export]
+macro_rules! migrations {
+    ($dir:literal: [$($file:literal),+ $(,)?]) => {
+        ::std::sync::LazyLock::new(|| {
+            $crate::sql::migrator(&[$((
+                $file,
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $dir, "/", $file)),
+            )),+])
+        })
+    };
+}
+
+/// A [`Migrator`] from `(file name, SQL)` pairs, read as sqlx reads a migrations folder:
+/// `<version>_<description>.sql`, with the same SHA-384 checksums `sqlx::migrate!` records, so
+/// databases migrated before keep validating.
+///
+/// # Panics
+/// On a file name that is not `<digits>_<description>.sql`: a programming error that
+/// [`assert_embeds_folder`] turns into a failing test.
+pub fn migrator(files: &[(&'static str, &'static str)]) -> Migrator {
+    let mut migrations: Vec<_> = files
+        .iter()
+        .map(|&(file, sql)| {
+            let (version, description) = parse_migration_name(file).unwrap_or_else(|| {
+                panic!("migration {file:?} is not named <version>_<description>.sql")
+            });
+            sqlx::migrate::Migration::new(
+                version,
+                Cow::Owned(description),
+                sqlx::migrate::MigrationType::Simple,
+                Cow::Borrowed(sql),
+                sql.starts_with("-- no-transaction"),
+            )
+        })
+        .collect();
+    migrations.sort_by_key(|m| m.version);
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+fn parse_migration_name(file: &str) -> Option<(i64, String)> {
+    let stem = file.strip_suffix(".sql")?;
+    let (version, description) = stem.split_once('_')?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) || description.is_empty()
+    {
+        return None;
+    }
+    Some((version.parse().ok()?, description.replace('_', " ")))
+}
+
+/// Fails unless `migrator` holds exactly the `.sql` files of `folder`, each with its current text:
+/// a migration added to the folder but not to the list would otherwise never run.
+pub fn assert_embeds_folder(migrator: &Migrator, folder: &str) {
+    let mut on_disk: Vec<(i64, String)> = std::fs::read_dir(folder)
+        .unwrap_or_else(|err| panic!("{folder}: {err}"))
+        .map(|entry| entry.expect("readable folder").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .map(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("UTF-8 name")
+                .to_owned();
+            let sql = std::fs::read_to_string(&path).expect("readable migration");
+            let (version, _) = parse_migration_name(&name)
+                .unwrap_or_else(|| panic!("{name} is not named <version>_<description>.sql"));
+            (version, sql)
+        })
+        .collect();
+    on_disk.sort();
+    let embedded: Vec<(i64, String)> = migrator
+        .iter()
+        .map(|m| (m.version, m.sql.to_string()))
+        .collect();
+    assert_eq!(
+        embedded, on_disk,
+        "the migrations listed in the code differ from {folder}"
+    );
+}
+
 /// A connection pool on one of the SQL backends.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -387,6 +475,42 @@ fn is_unreachable(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names are read as sqlx reads a migrations folder, and the checksum is SHA-384 of the text,
+    /// as `sqlx::migrate!` recorded it in databases migrated before.
+    #[test]
+    fn embedded_migrations_read_like_a_sqlx_folder() {
+        use sha2::Digest;
+        let sql = "CREATE TABLE t (id INTEGER);";
+        let m = migrator(&[
+            ("20261129000002_two_phase_reservations.sql", sql),
+            ("20261123000001_users.sql", "-- no-transaction\nSELECT 1;"),
+        ]);
+        let got: Vec<_> = m
+            .iter()
+            .map(|m| (m.version, m.description.to_string(), m.no_tx))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (20261123000001, "users".to_owned(), true),
+                (20261129000002, "two phase reservations".to_owned(), false)
+            ]
+        );
+        assert_eq!(
+            &*m.migrations[1].checksum,
+            sha2::Sha384::digest(sql).as_slice()
+        );
+        for bad in [
+            "users.sql",
+            "_users.sql",
+            "2026_.sql",
+            "x1_users.sql",
+            "1_users.txt",
+        ] {
+            assert_eq!(parse_migration_name(bad), None, "{bad}");
+        }
+    }
 
     /// A PostgreSQL that is not up yet is waited for, not a reason to exit (a fresh cluster
     /// starts the services and the database together); one that never comes gives up.

@@ -4,13 +4,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kit::db::StoreError;
 use kit::sql::{Pool, Tx, query};
+use std::sync::LazyLock;
+
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::{AddOutcome, CartStore};
 use crate::domain::{Cart, CartItem, MAX_LINES, MAX_QUANTITY, Quantity};
 
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": ["20261129000001_carts.sql"]);
 
 pub struct SqlCartStore {
     db: Pool,
@@ -250,5 +252,16 @@ impl CartStore for SqlCartStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        kit::sql::assert_embeds_folder(
+            &super::SQLITE,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
+        );
     }
 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use kit::db::StoreError;
 use kit::pagination::Page;
 use kit::sql::{Pool, Row, placeholders, query};
+use std::sync::LazyLock;
+
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
@@ -13,7 +15,7 @@ use crate::domain::{
     Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
 };
 
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": ["20261129000001_orders.sql"]);
 
 const COLUMNS: &str = "id, user_id, status, total_minor, currency, street, city, postal_code, \
     country, payment_method, idempotency_key, request_hash, stock, cart_version, cart_done, \
@@ -361,5 +363,16 @@ impl OrderStore for SqlOrderStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        kit::sql::assert_embeds_folder(
+            &super::SQLITE,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
+        );
     }
 }

@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kit::db::StoreError;
 use kit::sql::{Pool, Row, Tx, placeholders, query};
+use std::sync::LazyLock;
+
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
@@ -14,8 +16,16 @@ use crate::domain::{
     ReservationStatus, ReservedLine, StockDelta, fold,
 };
 
-static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: LazyLock<Migrator> = kit::migrations!("postgres": [
+    "20261123000001_products.sql",
+    "20261129000001_folded_names.sql",
+    "20261129000002_two_phase_reservations.sql",
+]);
+static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": [
+    "20261123000001_products.sql",
+    "20261129000001_folded_names.sql",
+    "20261129000002_two_phase_reservations.sql",
+]);
 
 const COLUMNS: &str =
     "id, name, description, price_minor, currency, stock, category, active, created_at, updated_at";
@@ -491,5 +501,20 @@ impl ProductStore for SqlProductStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        kit::sql::assert_embeds_folder(
+            &super::POSTGRES,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"),
+        );
+        kit::sql::assert_embeds_folder(
+            &super::SQLITE,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
+        );
     }
 }

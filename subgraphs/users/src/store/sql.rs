@@ -4,14 +4,22 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kit::db::StoreError;
 use kit::sql::{Pool, Row, placeholders, query};
+use std::sync::LazyLock;
+
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::{Credentials, NewUser, UserStore};
 use crate::domain::{Email, Name, User};
 
-static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: LazyLock<Migrator> = kit::migrations!("postgres": [
+    "20261123000001_users.sql",
+    "20261129000001_login_addresses.sql",
+]);
+static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": [
+    "20261123000001_users.sql",
+    "20261129000001_login_addresses.sql",
+]);
 
 const COLUMNS: &str = "id, email, name, role, created_at, password_hash";
 
@@ -150,5 +158,20 @@ impl UserStore for SqlUserStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        kit::sql::assert_embeds_folder(
+            &super::POSTGRES,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"),
+        );
+        kit::sql::assert_embeds_folder(
+            &super::SQLITE,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
+        );
     }
 }
