@@ -221,7 +221,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     };
     let admin = match (
         kit::config::var("ADMIN_EMAIL"),
-        kit::config::secret("ADMIN_PASSWORD"),
+        kit::config::secret("ADMIN_PASSWORD")?,
     ) {
         (Some(email), Some(password)) => users::AdminAccount { email, password },
         _ => {

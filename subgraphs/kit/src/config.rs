@@ -30,9 +30,42 @@ where
     }
 }
 
-/// A secret variable; its value never reaches `Debug` output or logs.
-pub fn secret(name: &str) -> Option<SecretString> {
-    var(name).map(SecretString::from)
+/// A variable given either directly or, as containers pass secrets, in the file that
+/// `<NAME>_FILE` names (Docker and Kubernetes secret mounts): the file's text without its trailing
+/// line break. Both set is refused, so it is never unclear which one is in effect; a named file
+/// that cannot be read stops start-up. Error messages name the variable and the path, never a
+/// value.
+pub fn var_or_file(name: &str) -> anyhow::Result<Option<String>> {
+    let file_var = format!("{name}_FILE");
+    value_or_file(name, var(name), &file_var, var(&file_var))
+}
+
+fn value_or_file(
+    name: &str,
+    value: Option<String>,
+    file_var: &str,
+    file: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    match (value, file) {
+        (Some(_), Some(_)) => bail!("set {name} or {file_var}, not both"),
+        (Some(value), None) => Ok(Some(value)),
+        (None, None) => Ok(None),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("{file_var}={path:?} cannot be read"))?;
+            let value = text.trim_end_matches(['\n', '\r']);
+            if value.trim().is_empty() {
+                bail!("{file_var}={path:?} is empty");
+            }
+            Ok(Some(value.to_owned()))
+        }
+    }
+}
+
+/// A secret variable, or the file `<NAME>_FILE` names ([`var_or_file`]); its value never reaches
+/// `Debug` output or logs.
+pub fn secret(name: &str) -> anyhow::Result<Option<SecretString>> {
+    Ok(var_or_file(name)?.map(SecretString::from))
 }
 
 /// A duration given in whole seconds.
@@ -163,10 +196,10 @@ impl DatabaseUrl {
         }
     }
 
-    /// Reads `DATABASE_URL`, defaulting to a SQLite file under `./data`.
+    /// Reads `DATABASE_URL` (or `DATABASE_URL_FILE`), defaulting to a SQLite file under `./data`.
     pub fn from_env(default_sqlite_file: &str) -> anyhow::Result<Self> {
-        let url =
-            var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://data/{default_sqlite_file}"));
+        let url = var_or_file("DATABASE_URL")?
+            .unwrap_or_else(|| format!("sqlite://data/{default_sqlite_file}"));
         Self::parse(&url).context("DATABASE_URL")
     }
 
@@ -200,6 +233,40 @@ impl std::fmt::Debug for DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Secrets mounted as files (compose's generated secrets, Kubernetes Secret volumes) read like
+    /// the variable itself; both at once, an unreadable or an empty file stop start-up, and no
+    /// message carries the value.
+    #[test]
+    fn a_secret_comes_from_the_variable_or_from_the_file_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("service_secret");
+        std::fs::write(&file, "s3cret-from-file\r\n").unwrap();
+        let path = || Some(file.display().to_string());
+        let read = |value: Option<&str>, file: Option<String>| {
+            value_or_file("SECRET", value.map(str::to_owned), "SECRET_FILE", file)
+        };
+        assert_eq!(
+            read(None, path()).unwrap().as_deref(),
+            Some("s3cret-from-file")
+        );
+        assert_eq!(
+            read(Some("direct"), None).unwrap().as_deref(),
+            Some("direct")
+        );
+        assert_eq!(read(None, None).unwrap(), None);
+
+        let both = read(Some("direct"), path()).unwrap_err().to_string();
+        assert_eq!(both, "set SECRET or SECRET_FILE, not both");
+        let missing = read(None, Some(dir.path().join("absent").display().to_string()));
+        assert!(format!("{:#}", missing.unwrap_err()).starts_with("SECRET_FILE=\""));
+        std::fs::write(&file, "\n").unwrap();
+        let empty = format!("{:#}", read(None, path()).unwrap_err());
+        assert!(
+            empty.contains("is empty") && !empty.contains("s3cret"),
+            "{empty}"
+        );
+    }
 
     #[test]
     fn the_scheme_picks_the_backend() {

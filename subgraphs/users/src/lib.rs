@@ -53,7 +53,7 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let admin = match (
             kit::config::var("ADMIN_EMAIL"),
-            kit::config::secret("ADMIN_PASSWORD"),
+            kit::config::secret("ADMIN_PASSWORD")?,
         ) {
             (Some(email), Some(password)) => Some(AdminAccount { email, password }),
             (None, None) => None,
@@ -63,7 +63,7 @@ impl Config {
             http: HttpConfig::from_env(DEFAULT_PORT)?,
             database: DatabaseUrl::from_env("users.db")?,
             tokens: TokenSettings::from_env()?,
-            signing_key: kit::config::secret("JWT_PRIVATE_KEY"),
+            signing_key: kit::config::secret("JWT_PRIVATE_KEY")?,
             admin,
             login_limits: throttle::LoginLimits::from_env()?,
             hashing_threads: accounts::hashing_threads_from_env()?,

@@ -76,10 +76,10 @@ impl ServiceAuth {
         SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// From `SERVICE_SECRET`; without it a random secret is used and only this process's own
+    /// From `SERVICE_SECRET` (or `SERVICE_SECRET_FILE`); without it a random secret is used and only this process's own
     /// credentials are accepted (fine for one service alone on a laptop, and said so in the log).
     pub fn from_env(name: &str) -> anyhow::Result<Self> {
-        let secret = crate::config::secret("SERVICE_SECRET").unwrap_or_else(|| {
+        let secret = crate::config::secret("SERVICE_SECRET")?.unwrap_or_else(|| {
             tracing::warn!("SERVICE_SECRET is not set; internal endpoints accept only this process's credentials");
             Self::generate_secret()
         });
