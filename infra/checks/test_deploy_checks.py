@@ -421,18 +421,123 @@ class Compose(BrokenCopy):
         self.assert_fails(checks.compose_matches, "calls users (USERS_URL) without depends_on it")
 
     def test_database_password_is_the_roles(self):
-        self.edit("compose.yaml", "postgres://products:${PRODUCTS_DB_PASSWORD}@", "postgres://products:${USERS_DB_PASSWORD}@")
+        self.edit("compose.yaml", "postgres://products:$${PRODUCTS_DB_PASSWORD}@", "postgres://products:$${USERS_DB_PASSWORD}@")
         self.assert_fails(checks.compose_matches, "DATABASE_URL's password is not the PRODUCTS_DB_PASSWORD")
 
-    def test_refuses_missing_secrets(self):
-        self.edit(".env.example", "SERVICE_SECRET=", "UNUSED_SECRET=")
-        self.assert_fails(checks.compose_valid, "SERVICE_SECRET")
+    def test_database_url_file_is_checked_like_the_url(self):
+        self.edit("compose.yaml", "@postgres:5432/users", "@postgres:5433/users")
+        self.assert_fails(checks.compose_matches, "compose: users: DATABASE_URL names port 5433, but postgres listens on 5432")
 
     def test_service_missing(self):
         text = (self.root / "compose.yaml").read_text()
         start = text.index("  products:\n    <<: *platform")
         self.edit("compose.yaml", text[start:text.index("\nvolumes:")], "")
         self.assert_fails(checks.compose_matches, "compose: no service products")
+
+
+class ComposeOnAFreshClone(BrokenCopy):
+    """`docker compose up --build` and `down` with no .env: the one-shot service secrets generates
+    the secrets into a volume, and every service reads them from there as files."""
+
+    def test_a_required_variable_is_refused(self):
+        self.edit("compose.yaml", "ADMIN_EMAIL: ${ADMIN_EMAIL:-admin@example.com}", "ADMIN_EMAIL: ${ADMIN_EMAIL:?set ADMIN_EMAIL in .env}")
+        self.assert_fails(checks.compose_no_guards, "a required variable stops compose without .env")
+        self.assert_fails(checks.compose_valid, "without .env")
+
+    def test_the_secrets_service_is_hardened(self):
+        self.edit("compose.yaml", "    network_mode: none\n    read_only: true\n", "").edit("compose.yaml", "    cap_drop: [ALL]\n    security_opt: [\"no-new-privileges:true\"]\n    environment:\n      SECRETS_DIR", "    environment:\n      SECRETS_DIR")
+        out = self.assert_fails(checks.compose_secrets, "compose: secrets: its root filesystem is writable")
+        self.assertIn("keeps capabilities", out)
+        self.assertIn("may gain privileges", out)
+        self.assertIn("has a network", out)
+
+    def test_the_secrets_service_finds_lib_sh(self):
+        self.edit("compose.yaml", "./infra/scripts/lib.sh:/opt/ecommerce/infra/scripts/lib.sh:ro,z", "./infra/scripts/lib.sh:/opt/lib.sh:ro,z")
+        self.assert_fails(checks.compose_secrets, "infra/scripts/lib.sh is not mounted at /opt/ecommerce/infra/scripts/lib.sh")
+
+    def test_an_override_not_passed_on(self):
+        self.edit("compose.yaml", "      SERVICE_SECRET: ${SERVICE_SECRET:-}\n", "")
+        self.assert_fails(checks.compose_secrets, "does not pass SERVICE_SECRET on: a value for it in .env would be ignored")
+
+    def test_the_script_fails(self):
+        self.edit("compose.yaml", "postgres://users:$${USERS_DB_PASSWORD}@", "postgres://users:$${USER_DB_PASSWORD}@")
+        self.assert_fails(checks.compose_secrets, "names a key that .env.example does not list")
+        self.assert_fails(checks.compose_matches, "compose-secrets.sh failed on a fresh volume")
+
+    def test_secret_files_readable_by_every_uid(self):
+        self.edit("infra/db/compose-secrets.sh", 'chmod 0444 "$tmp"', 'chmod 0400 "$tmp"')
+        self.assert_fails(checks.compose_secrets, "has mode 400, not 444")
+
+    def test_generated_values_are_real(self):
+        self.edit("infra/scripts/lib.sh", "*_PASSWORD | *_SECRET) random_hex 32 ;;", "*_PASSWORD | *_SECRET) random_hex 8 ;;")
+        self.assert_fails(checks.compose_secrets, "SERVICE_SECRET has 16 characters; at least 32 are needed")
+
+    def test_secrets_survive_a_restart(self):
+        self.edit("infra/db/compose-secrets.sh", "  elif [[ ! -e $dir/$name ]]; then\n    value=$(generate", "  else\n    value=$(generate")
+        self.assert_fails(checks.compose_secrets, "run again changed the secrets")
+
+    def test_dotenv_overrides_and_the_url_follows(self):
+        self.edit("infra/db/compose-secrets.sh", '    elif [[ $(current "$name") != "$given" ]]; then', '    elif false; then')
+        self.assert_fails(checks.compose_secrets, "with USERS_DB_PASSWORD set (from .env) does not write that value")
+
+    def test_no_value_is_printed(self):
+        self.edit("infra/db/compose-secrets.sh", '    say "$name: generated"', '    say "$name: generated: $value"')
+        self.assert_fails(checks.compose_secrets, "prints the value of")
+
+    def test_arguments_are_run(self):
+        self.edit("infra/db/compose-secrets.sh", '[[ $# -eq 0 ]] || exec "$@"\n', "")
+        self.assert_fails(checks.compose_secrets, "does not run its arguments")
+
+    def test_a_consumer_waits_for_the_secrets(self):
+        # The first such block is postgres's.
+        self.edit("compose.yaml", "    depends_on:\n      secrets:\n        condition: service_completed_successfully\n",
+                  "    depends_on:\n      secrets:\n        condition: service_started\n")
+        self.assert_fails(checks.compose_secret_consumers, "compose: postgres: starts before secrets has written the secrets")
+
+    def test_a_consumer_mounts_the_volume(self):
+        self.edit("compose.yaml", "      ADMIN_PASSWORD_FILE: /run/secrets/ecommerce/admin_password\n    volumes:\n      - secrets:/run/secrets/ecommerce:ro\n",
+                  "      ADMIN_PASSWORD_FILE: /run/secrets/ecommerce/admin_password\n")
+        self.assert_fails(checks.compose_secret_consumers, "compose: users: reads")
+
+    def test_a_consumer_mounts_it_read_only(self):
+        self.edit("compose.yaml", "      USERS_URL: http://users:8001\n    volumes:\n      - secrets:/run/secrets/ecommerce:ro\n",
+                  "      USERS_URL: http://users:8001\n    volumes:\n      - secrets:/run/secrets/ecommerce\n")
+        self.assert_fails(checks.compose_secret_consumers, "compose: products: mounts the volume secrets writable")
+
+    def test_a_file_the_script_does_not_write(self):
+        self.edit("compose.yaml", "JWT_PRIVATE_KEY_FILE: /run/secrets/ecommerce/jwt_private_key", "JWT_PRIVATE_KEY_FILE: /run/secrets/ecommerce/jwt_key")
+        self.assert_fails(checks.compose_secret_consumers, "JWT_PRIVATE_KEY_FILE names /run/secrets/ecommerce/jwt_key, which infra/db/compose-secrets.sh does not write")
+
+    def test_database_images_read_files_through_the_wrapper(self):
+        self.edit("compose.yaml", 'entrypoint: ["bash", "/usr/local/bin/env-from-files.sh", "docker-entrypoint.sh"]', 'entrypoint: ["docker-entrypoint.sh"]')
+        self.assert_fails(checks.compose_secret_consumers, "compose: postgres: reads")
+
+    def test_the_wrapper_exports_the_files(self):
+        self.edit("infra/db/env-from-files.sh", '  unset "$file_var"\n', "")
+        self.assert_fails(checks.compose_secret_consumers, "env-from-files.sh leaves CART_DB_PASSWORD_FILE set")
+        self.edit("infra/db/env-from-files.sh", '  export "$var=$value"\n', '  export "$var=$value "\n')
+        self.assert_fails(checks.compose_secret_consumers, "env-from-files.sh does not give CART_DB_PASSWORD the text of")
+
+    def test_shellcheck_covers_the_compose_scripts(self):
+        self.edit("infra/db/env-from-files.sh", 'exec "$@"', "exec $@")
+        self.assert_fails(checks.shellcheck, "SC2068")
+        self.edit("infra/db/compose-secrets.sh", 'chmod 0755 "$dir"', "chmod 0755 $dir")
+        self.assert_fails(checks.shellcheck, "compose-secrets.sh")
+
+    def test_a_secret_as_a_value(self):
+        self.edit("compose.yaml", "ADMIN_PASSWORD_FILE: /run/secrets/ecommerce/admin_password", "ADMIN_PASSWORD: ${ADMIN_PASSWORD:-}")
+        out = self.assert_fails(checks.compose_no_literal_secrets, "compose: users: ADMIN_PASSWORD is given as a value")
+        self.assertIn("holds the value of ADMIN_PASSWORD from .env", out)
+
+    def test_a_password_in_a_url(self):
+        self.edit("compose.yaml", "DATABASE_URL_FILE: /run/secrets/ecommerce/products_database_url",
+                  "PRODUCTS_DB: postgres://products:hunter2hunter2@postgres:5432/products")
+        self.assert_fails(checks.compose_no_literal_secrets, "compose: products: PRODUCTS_DB holds a URL with a password")
+
+    def test_bind_mounts_carry_z(self):
+        self.edit("compose.yaml", "./infra/db/init.sql:/docker-entrypoint-initdb.d/init.sql:ro,z", "./infra/db/init.sql:/docker-entrypoint-initdb.d/init.sql")
+        out = self.assert_fails(checks.compose_bind_mounts, "compose: postgres: bind mount infra/db/init.sql has no :z")
+        self.assertIn("bind mount infra/db/init.sql is writable", out)
 
 
 class TheImage(BrokenCopy):
@@ -477,7 +582,7 @@ class AddingAService(BrokenCopy):
         self.assert_fails(checks.cross_references, "the replica set member is mongo-0.mongo:27017")
 
     def test_compose_mongo_user_gets_created(self):
-        self.edit("compose.yaml", "      CART_DB_PASSWORD: ${CART_DB_PASSWORD:?set CART_DB_PASSWORD in .env (see .env.example)}\n", "")
+        self.edit("compose.yaml", "      CART_DB_PASSWORD_FILE: /run/secrets/ecommerce/cart_db_password\n", "")
         self.assert_fails(checks.compose_matches, "mongo-init does not create user cart")
 
     def test_a_service_the_launcher_cannot_serve(self):

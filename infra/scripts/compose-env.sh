@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Writes .env for `docker compose up` with a generated value for every key of .env.example (the
-# same generators deploy.sh uses; ADMIN_EMAIL from the environment, default admin@example.com).
-# Refuses to overwrite an existing .env: the databases keep the passwords of their first start.
+# Optional: `docker compose up` generates the secrets it lacks itself (the one-shot service
+# `secrets`, infra/db/compose-secrets.sh) and keeps them in the volume `secrets`. This writes .env
+# with a generated value for every key of .env.example instead (the same generators compose and
+# deploy.sh use; ADMIN_EMAIL from the environment, default admin@example.com), for when you want
+# the values outside the volume; values in .env win over the volume's on every start.
+# Refuses to overwrite an existing .env: the databases keep the passwords of their first start, so
+# a new .env over volumes that already hold data needs `docker compose down -v` (deleting it).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
