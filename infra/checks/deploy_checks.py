@@ -538,6 +538,35 @@ def compose_no_literal_secrets(tree):
     return verdict(problems)
 
 
+# What containers run or read; a Windows checkout with core.autocrlf would give them CRLF (a
+# keyfile or shell script with \r makes MongoDB and the init containers fail).
+LF_PATTERNS = ["*.sh", "*.sql", "*.js", "*.mjs", "*.py", "*.yaml", "*.yml"]
+LF_FOLDERS = ["infra", "k8s", "scripts", "router", "bench", "schema", ".ci"]
+
+
+@check
+def line_endings(tree):
+    """.gitattributes pins LF for every kind of file a container reads, and none has CRLF now."""
+    problems = []
+    attributes = tree.path(".gitattributes")
+    pinned = set()
+    if attributes.exists():
+        for line in attributes.read_text().splitlines():
+            fields = line.split()
+            if fields and not fields[0].startswith("#") and "eol=lf" in fields[1:]:
+                pinned.add(fields[0])
+    for pattern in LF_PATTERNS:
+        if pattern not in pinned:
+            problems.append(f".gitattributes: {pattern} has no eol=lf; a Windows checkout (autocrlf) gives the containers CRLF")
+    for folder in LF_FOLDERS:
+        for path in sorted(tree.path(folder).rglob("*")):
+            if "node_modules" in path.parts or not path.is_file():
+                continue
+            if any(path.match(p) for p in LF_PATTERNS) and b"\r\n" in path.read_bytes():
+                problems.append(f"{path.relative_to(tree.root)}: CRLF line endings")
+    return verdict(problems)
+
+
 @check
 def compose_bind_mounts(tree):
     """Files of the repository are mounted read-only and with :z, so that SELinux hosts (Fedora,
@@ -927,6 +956,7 @@ CHECKS = [
     ("compose's secrets service is hardened and compose-secrets.sh writes, keeps and overrides the secrets", compose_secrets),
     ("each compose service reading a secret mounts it read-only from the secrets service, after it ran", compose_secret_consumers),
     ("no secret is in compose.yaml or a service's environment (only <NAME>_FILE paths)", compose_no_literal_secrets),
+    (".gitattributes keeps LF in what the containers read; no CRLF in the tree", line_endings),
     ("compose bind mounts are read-only with :z (SELinux)", compose_bind_mounts),
     ("compose.yaml matches infra/services.yaml, the Dockerfile and the code", compose_matches),
     ("hadolint infra/Dockerfile", hadolint),

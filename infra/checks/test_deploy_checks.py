@@ -540,6 +540,18 @@ class ComposeOnAFreshClone(BrokenCopy):
         self.assertIn("bind mount infra/db/init.sql is writable", out)
 
 
+class LineEndings(BrokenCopy):
+    def test_gitattributes_must_pin_lf_for_scripts(self):
+        self.edit(".gitattributes", "*.sh text eol=lf\n", "")
+        self.edit(".gitattributes", "* text=auto eol=lf\n", "* text=auto\n")
+        self.assert_fails(checks.line_endings, ".gitattributes: *.sh has no eol=lf")
+
+    def test_a_crlf_script_is_found(self):
+        path = self.root / "infra/db/mongo-keyfile.sh"
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        self.assert_fails(checks.line_endings, "infra/db/mongo-keyfile.sh: CRLF line endings")
+
+
 class TheImage(BrokenCopy):
     def test_hadolint_on_the_real_dockerfile(self):
         self.edit("infra/Dockerfile", "USER 65532:65532", "USER root")
