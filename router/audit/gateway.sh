@@ -12,7 +12,10 @@
 # ${TMPDIR:-/tmp}/ecommerce-audit-<uid>-<port>/router.config.yaml. The engine's own environment
 # overrides supply the rest: SUPERGRAPH_FILE_PATH replaces `supergraph.path`, HOST and PORT
 # replace `http.host` and `http.port`. Environment:
-#   ECOMMERCE_BIN        the binary (default: target/debug/ecommerce in this repository)
+#   ECOMMERCE_BIN        the binary (default: target/debug/ecommerce in this repository, what
+#                        `cargo run`, `cargo build` and scripts/test.sh build; when only
+#                        target/release/ecommerce exists, as after scripts/bench.sh, that one,
+#                        with a note on stderr)
 #   AUDIT_ROUTER_CONFIG  another configuration to derive from, to score a variation (default:
 #                        ../router.config.yaml); relative paths in it other than the supergraph's
 #                        would resolve against the private folder, so use absolute ones
@@ -47,10 +50,21 @@ repo=$(CDPATH='' cd -- "$here/../.." && pwd)
 supergraph_dir=$(CDPATH='' cd -- "$(dirname -- "$supergraph")" && pwd)
 supergraph="$supergraph_dir/$(basename -- "$supergraph")"
 
-bin=${ECOMMERCE_BIN:-$repo/target/debug/ecommerce}
 source_config=${AUDIT_ROUTER_CONFIG:-$repo/router/router.config.yaml}
-if [ ! -x "$bin" ]; then
-  echo "$0: no router binary at '$bin' (build it with 'cargo build', or set ECOMMERCE_BIN)" >&2
+if [ -n "${ECOMMERCE_BIN:-}" ]; then
+  bin=$ECOMMERCE_BIN
+  if [ ! -x "$bin" ]; then
+    echo "$0: ECOMMERCE_BIN names '$bin', which is not an executable file" >&2
+    exit 1
+  fi
+elif [ -x "$repo/target/debug/ecommerce" ]; then
+  bin=$repo/target/debug/ecommerce
+elif [ -x "$repo/target/release/ecommerce" ]; then
+  bin=$repo/target/release/ecommerce
+  echo "$0: no target/debug/ecommerce (what 'cargo run' and 'cargo build' build); using the release build at '$bin'" >&2
+else
+  echo "$0: no router binary: build it with 'cargo build' (or 'cargo run', or scripts/test.sh), which" \
+    "writes target/debug/ecommerce; or set ECOMMERCE_BIN to one" >&2
   exit 1
 fi
 if [ ! -f "$source_config" ]; then
