@@ -36,6 +36,12 @@ POD_SECURITY = {
     "runAsGroup": 65532,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+# A service connects to its database before it listens; while PostgreSQL is still coming up (a
+# first deploy pulls its image) it waits up to DATABASE_STARTUP_TIMEOUT_SECS, 120 s by default
+# (subgraphs/kit/src/sql.rs). The startup probe allows 180 s, so that wait ends on its own terms
+# instead of the kubelet restarting the pod; scripts/lint-deploy.sh checks the budget against the
+# waits the Rust sources declare.
+STARTUP_PROBE = {"periodSeconds": 2, "failureThreshold": 90}
 CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -157,8 +163,7 @@ def deployment(table, name, spec):
                         "ports": [{"name": "http", "containerPort": spec["port"]}],
                         "envFrom": [{"configMapRef": {"name": "ecommerce-config"}}],
                         "env": container_env(table, name, spec),
-                        "startupProbe": {"httpGet": {"path": probes["live"], "port": "http"},
-                                         "periodSeconds": 2, "failureThreshold": 30},
+                        "startupProbe": {"httpGet": {"path": probes["live"], "port": "http"}, **STARTUP_PROBE},
                         "livenessProbe": {"httpGet": {"path": probes["live"], "port": "http"},
                                           "periodSeconds": 10, "timeoutSeconds": 3},
                         "readinessProbe": {"httpGet": {"path": probes["ready"], "port": "http"},
