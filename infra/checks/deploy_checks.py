@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import capacity  # noqa: E402
 import manifests  # noqa: E402
 import script_runs  # noqa: E402
 import sources  # noqa: E402
@@ -267,7 +268,8 @@ def kubernetes_validate(path):
 
 @check
 def validate(tree, which="base"):
-    text = tree.base_text if which == "base" else tree.applied_text
+    text = {"base": lambda: tree.base_text, "applied": lambda: tree.applied_text,
+            "small": lambda: capacity.rendered(tree, capacity.SMALL)}[which]()
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / f"{which}.yaml"
         path.write_text(text)
@@ -789,7 +791,7 @@ def shellcheck(tree, paths=None):
 
 
 # Cluster commands that are fine without a context: they read files or the kubeconfig only.
-OFFLINE_KUBECTL = re.compile(r"kubectl\s+(kustomize|config)\b|--dry-run=client")
+OFFLINE_KUBECTL = re.compile(r"kubectl\s+(kustomize|config)\b|--dry-run=client|--local\b")
 
 
 # Where a word is in command position.
@@ -824,7 +826,8 @@ def scripts_static(tree):
                                 "driver: use `minikube service --url`")
             for match in re.finditer(COMMAND + r"kubectl\b([^;|&]*)", code):
                 rest = match.group(1)
-                if not (re.match(r"\s*(kustomize|config)\b", rest) or "--dry-run=client" in rest or "--context" in rest):
+                if not (re.match(r"\s*(kustomize|config)\b", rest) or "--dry-run=client" in rest or "--local" in rest
+                        or "--context" in rest):
                     problems.append(f"{at}: kubectl without --context (use kc): {code.strip()}")
             for match in re.finditer(COMMAND + r"minikube\b([^;|&]*)", code):
                 if "--profile" not in match.group(1):
@@ -896,7 +899,8 @@ def deploy_adds_a_key(tree):
     dropped = sorted(listed[secret])[0]
     existing = {s: sorted(k - ({dropped} if s == secret else set())) for s, k in listed.items()}
     code, out, calls = script_runs.run(tree.root, "deploy.sh", state={"secrets": existing, "pvcs": ["data-postgres-0", "data-mongo-0"]})
-    patched = [sorted(c.get("patch", {}).get("data", {})) for c in calls if c["tool"] == "kubectl" and "patch" in c["args"]]
+    patched = [sorted(c.get("patch", {}).get("data", {})) for c in calls
+               if c["tool"] == "kubectl" and "patch" in c["args"] and not c.get("offline")]
     created = [c for c in calls if c["tool"] == "kubectl" and "generic" in c["args"] and not c.get("offline")]
     if code != 0 or patched != [[dropped]] or created:
         return [f"deploy.sh with Secret {secret} lacking {dropped} must add exactly that key (patched {patched}, "
@@ -964,6 +968,14 @@ CHECKS = [
     ("shellcheck", shellcheck),
     ("cluster scripts pin the context and use minikube service --url", scripts_static),
     ("deploy.sh, cleanup.sh, test-k8s.sh against stand-in kubectl/minikube/docker", scripts_behaviour),
+    ("the node holds the platform (requests at the HPA minimum plus one surge) on 4 CPUs, infra/overlays/small "
+     "(one replica each) on 2, as deploy.sh computes it", check(lambda t: verdict(capacity.sized(t)))),
+    (f"kubectl kustomize {capacity.SMALL} | kubernetes-validate --strict -k {KUBERNETES_VERSION}", lambda t: validate(t, "small")),
+    ("deploy.sh refuses a node too small before building, builds per runtime or --load, stops on a failed Job, "
+     "rolls one Deployment at a time after the databases", lambda t: scripts_behaviour(t, *capacity.SCENARIOS)),
+    ("startup probes outlast each service's wait for its database (read from the Rust sources)",
+     check(lambda t: verdict(capacity.startup_budget(t)))),
+    ("the mongo-init Job fails at once and keeps its log", check(lambda t: verdict(capacity.jobs(t)))),
     ("infra/db/mongo-init.js parses", mongo_script),
 ]
 

@@ -2,8 +2,11 @@
 returns every call they made, so the checks can see what a script does to a cluster without one:
 which context each call targets, what it builds, in which order it creates Secrets and applies.
 
-The stand-ins answer from a small state (which contexts, Secrets and volumes exist). kubectl's
-offline commands (kustomize, config, create --dry-run=client) run the real kubectl.
+The stand-ins answer from a small state (which contexts, Secrets and volumes exist, what the node
+has and runs, how the mongo-init Job ended). kubectl's offline commands (kustomize, config,
+create --dry-run=client, patch --local) run the real kubectl. Queries through a jsonpath template
+are answered in the shape of deploy.sh's templates (node: `node|<cpu>|<memory>`, pods:
+`pod|<namespace>|<cpu>,<memory>;...|<init containers>`, Job: `<condition>: <reason> <message>`).
 """
 
 import json
@@ -25,7 +28,7 @@ skip=""
 for arg in "$@"; do
   if [[ -n $skip ]]; then skip=""; continue; fi
   case $arg in
-    --context | --profile | -p | -n | --namespace | -o | --output | --timeout | --type | --patch-file | --shell | -f | -t | --for) skip=1 ;;
+    --context | --profile | -p | -n | --namespace | -o | --output | --timeout | --type | --patch-file | --shell | -f | -t | --for | -l | --selector) skip=1 ;;
     -*) ;;
     *) words+=("$arg") ;;
   esac
@@ -40,7 +43,7 @@ case $tool in
       [[ $second == get-contexts && " $STUB_CONTEXTS " == *" $third "* ]]
       exit
     fi
-    if [[ $first == kustomize || " $* " == *" --dry-run=client "* ]]; then
+    if [[ $first == kustomize || " $* " == *" --dry-run=client "* || " $* " == *" --local "* ]]; then
       log kubectl-offline "$@"
       exec "$STUB_REAL_KUBECTL" "$@"
     fi
@@ -52,10 +55,15 @@ case $tool in
         [[ -n ${!var+set} ]] || exit 1
         if [[ " $* " == *go-template* ]]; then printf '%s ' ${!var}; else printf 'c3RhbmQtaW4='; fi ;;
       "get pvc") [[ " $STUB_PVCS " == *" $third "* ]] || exit 1 ;;
-      "get nodes") printf '%s' "$STUB_RUNTIME" ;;
-      "get pods") if [[ $STUB_CNI == 1 ]]; then echo pod/calico-node-x; else echo pod/coredns-x; fi ;;
+      "get nodes")
+        if [[ " $* " == *allocatable* ]]; then printf '%s\n' "$STUB_NODES"; else printf '%s' "$STUB_RUNTIME"; fi ;;
+      "get pods")
+        if [[ " $* " == *" --all-namespaces "* || " $* " == *" -A "* ]]; then printf '%s\n' "$STUB_PODS"
+        elif [[ $STUB_CNI == 1 ]]; then echo pod/calico-node-x; else echo pod/coredns-x; fi ;;
+      "get job") printf '%s\n' "$STUB_JOB" ;;
+      "logs "*) printf '%s\n' "$STUB_JOB_LOG" ;;
       "get services") printf '%s ' $STUB_NODE_PORTS ;;
-      "get deployments") for name in $STUB_NODE_PORTS; do echo "deployment.apps/$name"; done ;;
+      "get deployments") for name in $STUB_DEPLOYMENTS; do echo "deployment.apps/$name"; done ;;
       "create secret")
         for arg in "$@"; do
           [[ $arg == --from-file=* ]] && cp -r "${arg#--from-file=}" "$STUB_DIR/secret-$n"
@@ -71,18 +79,55 @@ case $tool in
     log minikube "$@"
     case $first in
       docker-env) echo 'export DOCKER_HOST="tcp://127.0.0.1:9"' ;;
+      profile) printf '%s\n' "$STUB_PROFILE_JSON" ;;
       service) echo "http://127.0.0.1:9" ;;
       ip) echo "192.168.49.2" ;;
     esac ;;
   curl) log curl "$@"; exit 7 ;;
   jq) echo null ;;
+  docker)
+    log docker "$@"
+    if [[ "$first $second" == "image inspect" ]]; then [[ " $STUB_HOST_IMAGES " == *" $third "* ]]; exit; fi ;;
   *) log "$tool" "$@" ;;
 esac
 exit 0
 """
 
+# What a Minikube node runs besides the platform, with the CPU and memory each pod requests:
+# kubeadm's control plane and CoreDNS, `minikube addons enable metrics-server`, and `--cni=calico`.
+MINIKUBE_PODS = {
+    "kube-apiserver": ("kube-system", "250m", ""),
+    "kube-controller-manager": ("kube-system", "200m", ""),
+    "kube-scheduler": ("kube-system", "100m", ""),
+    "etcd": ("kube-system", "100m", "100Mi"),
+    "coredns": ("kube-system", "100m", "70Mi"),
+    "kube-proxy": ("kube-system", "", ""),
+    "storage-provisioner": ("kube-system", "", ""),
+    "metrics-server": ("kube-system", "100m", "200Mi"),
+    "calico-node": ("kube-system", "250m", ""),
+    "calico-kube-controllers": ("kube-system", "", ""),
+}
+
+
+def pod_lines(pods=MINIKUBE_PODS):
+    return [f"pod|{namespace}|{cpu},{memory};|" for namespace, cpu, memory in pods.values()]
+
+
+def profile_json(name="minikube", cpus=4, memory=8192):
+    """`minikube profile list -o json` with one profile (the fields before the first nested one,
+    in minikube's order)."""
+    config = {"Name": name, "KeepContext": False, "EmbedCerts": False, "MinikubeISO": "", "KicBaseImage": "kicbase",
+              "Memory": memory, "CPUs": cpus, "DiskSize": 20000, "Driver": "docker", "HyperkitVpnKitSock": "",
+              "HyperkitVSockPorts": [], "KubernetesConfig": {"KubernetesVersion": "v1.34.0", "ContainerRuntime": "docker"}}
+    return json.dumps({"invalid": [], "valid": [{"Name": name, "Status": "OK", "Config": config, "Active": False}]},
+                      separators=(",", ":"))
+
+
+# A fresh 4-CPU, 8 GiB Minikube with calico and metrics-server; mongo-init completes.
 FRESH = {"contexts": ["minikube"], "secrets": {}, "pvcs": [], "runtime": "docker://28.1.1", "cni": True,
-         "node_ports": ["users", "products", "cart", "orders", "router"]}
+         "node_ports": ["users", "products", "cart", "orders", "router"], "deployments": [],
+         "nodes": ["node|4|8148240Ki"], "pods": pod_lines(), "profile": profile_json(),
+         "job": "Complete:  ", "job_log": "mongo-init: ready (2 service users)", "host_images": []}
 
 
 def run(root, script, *args, state=None, env=None):
@@ -112,6 +157,13 @@ def run(root, script, *args, state=None, env=None):
             "STUB_RUNTIME": state["runtime"],
             "STUB_CNI": "1" if state["cni"] else "0",
             "STUB_NODE_PORTS": " ".join(state["node_ports"]),
+            "STUB_DEPLOYMENTS": " ".join(state["deployments"]),
+            "STUB_NODES": "\n".join(state["nodes"]),
+            "STUB_PODS": "\n".join(state["pods"]),
+            "STUB_PROFILE_JSON": state["profile"],
+            "STUB_JOB": state["job"],
+            "STUB_JOB_LOG": state["job_log"],
+            "STUB_HOST_IMAGES": " ".join(state["host_images"]),
             "KUBECONFIG": str(tmp / "no-kubeconfig"),
             **{f"STUB_SECRET_{name.replace('-', '_')}": " ".join(keys) for name, keys in state["secrets"].items()},
             **(env or {}),
