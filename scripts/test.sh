@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust suites with the PostgreSQL contract tests on a throwaway cluster,
 # the hostile-traffic tests against real service processes, the README walkthrough against the
-# real launcher, and the static deployment checks. Installs what the tests need on first run.
+# real launcher, the static deployment checks, and the image run as compose runs it (podman).
+# Installs what the tests need on first run.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,3 +124,8 @@ scripts/walkthrough.sh
 
 echo "==> Dockerfile, compose.yaml, Kubernetes manifests and scripts"
 scripts/lint-deploy.sh
+
+# The image itself, built from infra/Dockerfile with podman on stand-in bases (no registry, no
+# release compile: it holds the binary built above) and run as compose runs it.
+echo "==> the image, run as compose runs it (podman)"
+scripts/container-test.sh

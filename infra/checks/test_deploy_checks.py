@@ -14,7 +14,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import deploy_checks as checks  # noqa: E402
 
 ROOT = checks.ROOT
-SKIP = shutil.ignore_patterns("target", ".git", ".venv*", "node_modules", "data", ".env", "__pycache__")
+SKIP = shutil.ignore_patterns("target", ".git", ".venv*", "node_modules", "data", ".env", "__pycache__", ".cache")
 
 
 class BrokenCopy(unittest.TestCase):
