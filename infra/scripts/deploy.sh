@@ -219,8 +219,8 @@ else
   fi
   cat <<TIME
 ==> building $image in Minikube ($runtime, ${node_cpu}m CPU, $jobs_note)
-    A first build on this node compiles every dependency in release: about 25 minutes on 2
-    cores (measured: 24 min), less on more cores. Later builds reuse the compiled dependencies (a cached
+    A first build on this node compiles every dependency in release: about 20 minutes on 2
+    cores (measured: 20 min), less on more cores. Later builds reuse the compiled dependencies (a cached
     cargo-chef layer) while Cargo.toml and Cargo.lock are unchanged and recompile only this
     repository's crates: minutes (not measured); with no change at all, seconds. The build cache
     takes about 4 GB of the node's disk. Not building: docker compose build, then $0 --load$small_flag.
