@@ -9,7 +9,7 @@ walkthrough_expected() {
   expect '"stock": 45' "the admin applies a signed stock delta"
   expect '"code":"INSUFFICIENT_STOCK"' "overselling is refused"
   expect '"code":"FORBIDDEN"' "customers cannot create products"
-  expect "\"totalCount\":$catalogue" "GraphQL lists the catalogue ($catalogue products)"
+  expect "\"totalCount\":$catalogue" "GraphQL counts the catalogue (totalCount $catalogue)"
   expect '"role":"CUSTOMER"' "GraphQL me with the token"
   expect '{"itemCount":3,"subtotal":2999.97}' "adding the same product again adds to its line"
   expect '{"itemCount":2,"subtotal":1999.98}' "setting a cart line's quantity"
