@@ -367,6 +367,11 @@ def compose_no_guards(tree):
                     for n, line in enumerate(lines, 1) if COMPOSE_GUARD.search(line)])
 
 
+# What the databases and the users service take only on their first start (infra/db/init.sql,
+# the postgres and mongo images, the first admin account); mongo-init.js updates the others.
+FIXED_AFTER_FIRST_START = {"POSTGRES_PASSWORD", "USERS_DB_PASSWORD", "PRODUCTS_DB_PASSWORD", "MONGO_ROOT_PASSWORD", "ADMIN_PASSWORD"}
+
+
 @check
 def compose_secrets(tree):
     """The one-shot service `secrets`: hardened, runs compose-secrets.sh with lib.sh and
@@ -427,8 +432,16 @@ def compose_secrets(tree):
     if again.returncode != 0 or secrets.snapshot(volume) != written:
         problems.append(f"{SECRETS_SCRIPT} run again changed the secrets; they must survive restarts "
                         f"(the databases keep their first passwords): {again.stderr}")
-    # .env overrides: a database password, and the URLs that hold it.
-    key = next((k for k in keys if k.endswith("_DB_PASSWORD") and any(f"${{{k}}}" in v for v in secrets.env.values())), None)
+    # A value the database took on its first start cannot be replaced later: the file would
+    # disagree with what is stored, and the value in use would be lost.
+    for key in sorted(FIXED_AFTER_FIRST_START & set(keys)):
+        refused = secrets.run({key: "other-" + "7" * 40}, volume=volume)
+        if refused.returncode == 0 or secrets.snapshot(volume) != written:
+            problems.append(f"{SECRETS_SCRIPT} with another {key} set after the first start replaced it; the "
+                            "database or account still has the first value, so it must refuse")
+    # .env overrides: a database password that may change, and the URLs that hold it.
+    key = next((k for k in keys if k.endswith("_DB_PASSWORD") and k not in FIXED_AFTER_FIRST_START
+                and any(f"${{{k}}}" in v for v in secrets.env.values())), None)
     if key:
         value = "from-dotenv-" + "5" * 40
         code = secrets.run({key: value}, volume=volume).returncode

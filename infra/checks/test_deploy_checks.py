@@ -478,7 +478,14 @@ class ComposeOnAFreshClone(BrokenCopy):
 
     def test_dotenv_overrides_and_the_url_follows(self):
         self.edit("infra/db/compose-secrets.sh", '    elif [[ $(current "$name") != "$given" ]]; then', '    elif false; then')
-        self.assert_fails(checks.compose_secrets, "with USERS_DB_PASSWORD set (from .env) does not write that value")
+        self.assert_fails(checks.compose_secrets, "with CART_DB_PASSWORD set (from .env) does not write that value")
+
+    def test_a_first_start_password_is_never_replaced(self):
+        """Review finding: USERS_DB_PASSWORD=x docker compose up replaced the one copy of the
+        password PostgreSQL still uses, and users could never log in to its database again."""
+        self.edit("infra/db/compose-secrets.sh", 'fixed_after_first_start=" POSTGRES_PASSWORD USERS_DB_PASSWORD',
+                  'fixed_after_first_start=" POSTGRES_PASSWORD')
+        self.assert_fails(checks.compose_secrets, "with another USERS_DB_PASSWORD set after the first start replaced it")
 
     def test_no_value_is_printed(self):
         self.edit("infra/db/compose-secrets.sh", '    say "$name: generated"', '    say "$name: generated: $value"')
@@ -538,6 +545,24 @@ class ComposeOnAFreshClone(BrokenCopy):
         self.edit("compose.yaml", "./infra/db/init.sql:/docker-entrypoint-initdb.d/init.sql:ro,z", "./infra/db/init.sql:/docker-entrypoint-initdb.d/init.sql")
         out = self.assert_fails(checks.compose_bind_mounts, "compose: postgres: bind mount infra/db/init.sql has no :z")
         self.assertIn("bind mount infra/db/init.sql is writable", out)
+
+
+class EnvFromFiles(unittest.TestCase):
+    """Review finding: an empty file, or a directory, gave the database image an empty password
+    (init.sql then created a role nobody can log in as) instead of stopping."""
+
+    def run_with(self, path):
+        return subprocess.run(["bash", str(ROOT / "infra/db/env-from-files.sh"), "true"], capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", "USERS_DB_PASSWORD_FILE": str(path)})
+
+    def test_an_empty_file_or_a_directory_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            empty = pathlib.Path(tmp) / "users_db_password"
+            empty.write_text("\r\n")
+            for path, said in [(empty, "is empty"), (pathlib.Path(tmp), "is not a readable file")]:
+                result = self.run_with(path)
+                self.assertNotEqual(result.returncode, 0, path)
+                self.assertIn(said, result.stderr)
 
 
 class LineEndings(BrokenCopy):

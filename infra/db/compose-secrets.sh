@@ -72,12 +72,23 @@ while IFS= read -r key; do
 done < <(sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$example")
 [[ ${#keys[@]} -gt 0 ]] || die "$example lists no keys"
 
-# .env.example's placeholders, copied unchanged, must not become real passwords. Checked before
-# anything is written.
+# What a database or the users service takes only on its first start: PostgreSQL's superuser and
+# the roles infra/db/init.sql creates, MongoDB's root user, the first admin account. Replacing
+# one of these files later would only make the file disagree with what is stored (and lose the
+# one copy of the value in use), so a different value for one of them is refused.
+# (CART_DB_PASSWORD and ORDERS_DB_PASSWORD may change: mongo-init.js updates them on every start.)
+fixed_after_first_start=" POSTGRES_PASSWORD USERS_DB_PASSWORD PRODUCTS_DB_PASSWORD MONGO_ROOT_PASSWORD ADMIN_PASSWORD "
+
+# Given values are checked before anything is written: .env.example's placeholders, copied
+# unchanged, must not become real passwords, and a first-start value cannot change.
 for key in "${keys[@]}"; do
   given=${!key:-}
+  [[ -n $given ]] || continue
   [[ ${given,,} != *change-me* && ${given,,} != *changeme* ]] \
     || die "$key in .env is .env.example's placeholder: set a real value, or delete the line to have one generated"
+  if [[ $fixed_after_first_start == *" $key "* && -e $dir/${key,,} ]] && [[ $(current "${key,,}") != "$(trimmed "$given")" ]]; then
+    die "$key from the environment (.env or the shell) differs from the value the platform was first started with, which is what the database or account still uses. Unset it (the file ${key,,} in the volume keeps the value in use), or start over with docker compose down -v, which deletes the data"
+  fi
 done
 
 for key in "${keys[@]}"; do
@@ -88,10 +99,10 @@ for key in "${keys[@]}"; do
     given=$(trimmed "$given")
     if [[ ! -e $dir/$name ]]; then
       put "$name" "$given"
-      say "$name: from .env"
+      say "$name: from the environment (.env)"
     elif [[ $(current "$name") != "$given" ]]; then
       put "$name" "$given"
-      say "$name: replaced with the value from .env"
+      say "$name: replaced with the value from the environment (.env)"
     fi
   elif [[ ! -e $dir/$name ]]; then
     value=$(generate "$key")

@@ -18,12 +18,17 @@ for file_var in $(compgen -e); do
     echo "env-from-files: set $var or $file_var, not both" >&2
     exit 1
   fi
-  if [[ ! -r $path ]]; then
-    echo "env-from-files: $file_var=$path cannot be read" >&2
+  if [[ ! -f $path || ! -r $path ]]; then
+    echo "env-from-files: $file_var=$path is not a readable file" >&2
     exit 1
   fi
   value=$(<"$path")
   while [[ $value == *[$'\r\n'] ]]; do value=${value%[$'\r\n']}; done
+  # An empty password would make init.sql create a role nobody can log in as.
+  if [[ -z ${value//[[:space:]]/} ]]; then
+    echo "env-from-files: $file_var=$path is empty" >&2
+    exit 1
+  fi
   export "$var=$value"
   unset "$file_var"
 done
