@@ -185,6 +185,11 @@ def deploy_refuses_a_small_node(tree):
                      f"{small['need_cpu']}m CPU"):
         if code != 0 and expected not in out:
             problems.append(f"deploy.sh's refusal on a 2-CPU node does not say {expected!r}:\n{out}")
+    # Review finding: a failed `kubectl get pods` counted as a node with nothing else on it, and the
+    # 20-minute build went ahead.
+    code, out, calls = script_runs.run(tree.root, "deploy.sh", env={"STUB_PODS_FAIL": "1"})
+    if code == 0 or changes(calls) or "not building" not in out:
+        problems.append(f"deploy.sh must stop before building when it cannot list the pods' requests (exit {code}):\n{out}")
     code, out, calls = script_runs.run(tree.root, "deploy.sh", "--small", state=TWO_CPUS)
     applied = [c["args"] for c in calls if c["tool"] == "kubectl" and "apply" in c["args"] and "-k" in c["args"]]
     if code != 0:

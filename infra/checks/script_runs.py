@@ -58,7 +58,9 @@ case $tool in
       "get nodes")
         if [[ " $* " == *allocatable* ]]; then printf '%s\n' "$STUB_NODES"; else printf '%s' "$STUB_RUNTIME"; fi ;;
       "get pods")
-        if [[ " $* " == *" --all-namespaces "* || " $* " == *" -A "* ]]; then printf '%s\n' "$STUB_PODS"
+        if [[ " $* " == *" --all-namespaces "* || " $* " == *" -A "* ]]; then
+          [[ ${STUB_PODS_FAIL:-} != 1 ]] || { echo "error: the server was unable to return a response" >&2; exit 1; }
+          printf '%s\n' "$STUB_PODS"
         elif [[ $STUB_CNI == 1 ]]; then echo pod/calico-node-x; else echo pod/coredns-x; fi ;;
       "get job") printf '%s\n' "$STUB_JOB" ;;
       "logs "*) printf '%s\n' "$STUB_JOB_LOG" ;;

@@ -145,9 +145,11 @@ platform_requests() {
 # $namespace (kube-system, metrics-server, the CNI...), which stay while the platform runs".
 node_capacity() {
   local allocatable others
-  allocatable=$(kc get nodes -o jsonpath='{range .items[*]}node|{.status.allocatable.cpu}|{.status.allocatable.memory}{"\n"}{end}')
+  # Run inside $(...), where set -e does not reach: a failed listing prints nothing, which the
+  # caller refuses, rather than counting as an empty node.
+  allocatable=$(kc get nodes -o jsonpath='{range .items[*]}node|{.status.allocatable.cpu}|{.status.allocatable.memory}{"\n"}{end}') || return 1
   others=$(kc get pods --all-namespaces --field-selector=status.phase!=Succeeded,status.phase!=Failed \
-    -o jsonpath="{range .items[*]}pod|{.metadata.namespace}|$requests_template{\"\\n\"}{end}")
+    -o jsonpath="{range .items[*]}pod|{.metadata.namespace}|$requests_template{\"\\n\"}{end}") || return 1
   printf '%s\n%s\n' "$allocatable" "$others" | awk -F'|' -v ours="$namespace" "$awk_quantities"'
     $1 == "node" && $2 != "" { ac += cpu($2); am += mib($3); next }
     $1 == "pod" && $2 != "" && $2 != ours { pod($3, $4); oc += pod_cpu; om += pod_mib }
@@ -166,6 +168,10 @@ profile_resources() {
 read -r need_cpu need_mib base_cpu base_mib job_cpu job_mib surge_cpu surge_mib pods deployments <<<"$(platform_requests "$manifests_dir")"
 read -r small_cpu small_mib _ <<<"$(platform_requests "$small_dir")"
 read -r alloc_cpu alloc_mib other_cpu other_mib <<<"$(node_capacity)"
+[[ ${pods:-0} -gt 0 && ${small_cpu:-0} -gt 0 ]] \
+  || die "could not add up what the platform requests from the rendered manifests (kubectl kustomize): not deploying"
+[[ ${alloc_cpu:-0} -gt 0 && ${alloc_mib:-0} -gt 0 && -n ${other_mib:-} ]] \
+  || die "could not read the node's allocatable CPU and memory and what other pods request (kubectl get nodes / get pods failed): not building"
 read -r profile_cpus profile_mb <<<"$(profile_resources)"
 node_cpu=$alloc_cpu node_mib=$alloc_mib limited=""
 if [[ ${profile_cpus:-0} -gt 0 && $((profile_cpus * 1000)) -lt $node_cpu ]]; then
