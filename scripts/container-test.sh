@@ -188,7 +188,8 @@ echo "    not run: $(jq -r '.not_run | join(", ")' "$work/plan.json") (the test'
 jq -r '.rewrites[] | "    " + .' "$work/plan.json"
 
 for port in $(jq -r '.ports[]' "$work/plan.json"); do
-  if [[ -n $(ss -Hltn "( sport = :$port )") ]]; then
+  listening=$(ss -Hltn "( sport = :$port )") || die "ss (iproute2) is needed to see whether port $port is free"
+  if [[ -n $listening ]]; then
     ss -Hltnp "( sport = :$port )" >&2
     die "port $port is in use; compose publishes it and the containers listen on it (--network host)"
   fi
@@ -412,7 +413,10 @@ read_only_root() {  # the last mount at / in the process's view is read-only
   awk '$5 == "/" { split($6, options, ","); top = options[1] } END { print top }' "/proc/$1/mountinfo" | grep -qx ro
 }
 for container in $(jq -r '.run[] | select(.oneshot | not) | .container' "$work/plan.json"); do
-  for pid in $(podman top "$container" hpid | tail -n +2); do
+  # A listing that fails or is empty must fail the test, not check nothing.
+  pids=$(podman top "$container" hpid | tail -n +2) || die "podman top $container failed"
+  [[ -n $pids ]] || die "podman top $container lists no process to check"
+  for pid in $pids; do
     status=$(cat "/proc/$pid/status")
     check "$container pid $pid: uid and gid 65532" \
       grep -qE $'^Uid:\t65532\t65532\t65532\t65532$' <<<"$status"
