@@ -169,9 +169,9 @@ read -r need_cpu need_mib base_cpu base_mib job_cpu job_mib surge_cpu surge_mib 
 read -r small_cpu small_mib _ <<<"$(platform_requests "$small_dir")"
 read -r alloc_cpu alloc_mib other_cpu other_mib <<<"$(node_capacity)"
 [[ ${pods:-0} -gt 0 && ${small_cpu:-0} -gt 0 ]] \
-  || die "could not add up what the platform requests from the rendered manifests (kubectl kustomize): not deploying"
+  || die "could not add up what the platform requests from the rendered manifests (k8s/ did not render): not deploying"
 [[ ${alloc_cpu:-0} -gt 0 && ${alloc_mib:-0} -gt 0 && -n ${other_mib:-} ]] \
-  || die "could not read the node's allocatable CPU and memory and what other pods request (kubectl get nodes / get pods failed): not building"
+  || die "could not read the node's allocatable CPU and memory and what other pods request (listing the nodes or the pods failed): not building"
 read -r profile_cpus profile_mb <<<"$(profile_resources)"
 node_cpu=$alloc_cpu node_mib=$alloc_mib limited=""
 if [[ ${profile_cpus:-0} -gt 0 && $((profile_cpus * 1000)) -lt $node_cpu ]]; then
