@@ -30,6 +30,9 @@ where
     }
 }
 
+/// The largest secret file read: a key or a URL is a few kilobytes.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
 /// A variable given either directly or, as containers pass secrets, in the file that
 /// `<NAME>_FILE` names (Docker and Kubernetes secret mounts): the file's text without its trailing
 /// line break. Both set is refused, so it is never unclear which one is in effect; a named file
@@ -51,8 +54,23 @@ fn value_or_file(
         (Some(value), None) => Ok(Some(value)),
         (None, None) => Ok(None),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("{file_var}={path:?} cannot be read"))?;
+            // A regular file, and a bounded read: a FIFO or a device must not hang start-up.
+            let unreadable = || format!("{file_var}={path:?} cannot be read");
+            if !std::fs::metadata(&path).with_context(unreadable)?.is_file() {
+                bail!("{file_var}={path:?} is not a file");
+            }
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(
+                    std::fs::File::open(&path).with_context(unreadable)?,
+                    MAX_SECRET_FILE + 1,
+                ),
+                &mut text,
+            )
+            .with_context(unreadable)?;
+            if text.len() as u64 > MAX_SECRET_FILE {
+                bail!("{file_var}={path:?} is larger than {MAX_SECRET_FILE} bytes");
+            }
             let value = text.trim_end_matches(['\n', '\r']);
             if value.trim().is_empty() {
                 bail!("{file_var}={path:?} is empty");
@@ -260,6 +278,17 @@ mod tests {
         assert_eq!(both, "set SECRET or SECRET_FILE, not both");
         let missing = read(None, Some(dir.path().join("absent").display().to_string()));
         assert!(format!("{:#}", missing.unwrap_err()).starts_with("SECRET_FILE=\""));
+        let not_a_file = read(None, Some(dir.path().display().to_string())).unwrap_err();
+        assert!(
+            not_a_file.to_string().ends_with("is not a file"),
+            "{not_a_file}"
+        );
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "x".repeat(70_000)).unwrap();
+        let too_big = read(None, Some(huge.display().to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(too_big.contains("is larger than 65536 bytes"), "{too_big}");
         std::fs::write(&file, "\n").unwrap();
         let empty = format!("{:#}", read(None, path()).unwrap_err());
         assert!(

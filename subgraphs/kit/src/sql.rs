@@ -40,6 +40,22 @@ macro_rules! migrations {
     };
 }
 
+/// A test, `every_migration_file_is_embedded`, that fails unless each named [`migrations!`]
+/// static holds exactly the files of its folder: `kit::embedded_migrations_test!(SQLITE: "sqlite")`.
+#[macro_export]
+macro_rules! embedded_migrations_test {
+    ($($migrator:ident: $dir:literal),+ $(,)?) => {
+        #[cfg(test)]
+        #[test]
+        fn every_migration_file_is_embedded() {
+            $($crate::sql::assert_embeds_folder(
+                &$migrator,
+                concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $dir),
+            );)+
+        }
+    };
+}
+
 /// A [`Migrator`] from `(file name, SQL)` pairs, read as sqlx reads a migrations folder:
 /// `<version>_<description>.sql`, with the same SHA-384 checksums `sqlx::migrate!` records, so
 /// databases migrated before keep validating.
@@ -72,6 +88,11 @@ pub fn migrator(files: &[(&'static str, &'static str)]) -> Migrator {
 
 fn parse_migration_name(file: &str) -> Option<(i64, String)> {
     let stem = file.strip_suffix(".sql")?;
+    // sqlx reads `.up.sql` / `.down.sql` as a reversible pair; these are not supported here, so
+    // a down migration can never be run as an up one.
+    if stem.ends_with(".up") || stem.ends_with(".down") {
+        return None;
+    }
     let (version, description) = stem.split_once('_')?;
     if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) || description.is_empty()
     {
@@ -499,7 +520,7 @@ mod tests {
         );
         assert_eq!(
             &*m.migrations[1].checksum,
-            sha2::Sha384::digest(sql).as_slice()
+            &sha2::Sha384::digest(sql)[..]
         );
         for bad in [
             "users.sql",

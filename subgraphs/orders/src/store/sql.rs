@@ -366,13 +366,4 @@ impl OrderStore for SqlOrderStore {
     }
 }
 
-#[cfg(test)]
-mod migration_tests {
-    #[test]
-    fn every_migration_file_is_embedded() {
-        kit::sql::assert_embeds_folder(
-            &super::SQLITE,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
-        );
-    }
-}
+kit::embedded_migrations_test!(SQLITE: "sqlite");

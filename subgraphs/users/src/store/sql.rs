@@ -161,17 +161,4 @@ impl UserStore for SqlUserStore {
     }
 }
 
-#[cfg(test)]
-mod migration_tests {
-    #[test]
-    fn every_migration_file_is_embedded() {
-        kit::sql::assert_embeds_folder(
-            &super::POSTGRES,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"),
-        );
-        kit::sql::assert_embeds_folder(
-            &super::SQLITE,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
-        );
-    }
-}
+kit::embedded_migrations_test!(POSTGRES: "postgres", SQLITE: "sqlite");
