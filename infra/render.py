@@ -38,7 +38,7 @@ POD_SECURITY = {
 }
 # A service connects to its database before it listens; while PostgreSQL is still coming up (a
 # first deploy pulls its image) it waits up to DATABASE_STARTUP_TIMEOUT_SECS, 120 s by default
-# (subgraphs/kit/src/sql.rs). The startup probe allows 180 s, so that wait ends on its own terms
+# (crates/storage/src/sql.rs). The startup probe allows 180 s, so that wait ends on its own terms
 # instead of the kubelet restarting the pod; scripts/lint-deploy.sh checks the budget against the
 # waits the Rust sources declare.
 STARTUP_PROBE = {"periodSeconds": 2, "failureThreshold": 90}

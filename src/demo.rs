@@ -2,7 +2,7 @@
 //! cart, placed through the running services the way a customer's would be. Added once.
 
 use anyhow::Context;
-use kit::auth::{Caller, Role};
+use auth::{Caller, Role};
 use orders::domain::{
     CheckoutRequest, IdempotencyKey, OrderStatus, PaymentMethod, ShippingAddress,
 };
@@ -34,7 +34,7 @@ pub async fn seed(
         .checkout
         .for_user(&caller, customer.id, Default::default())
         .await
-        .map_err(|e| anyhow::anyhow!(kit::ApiError::from(e)))?;
+        .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?;
     if placed > 0 {
         return Ok(());
     }
@@ -46,7 +46,7 @@ pub async fn seed(
             Sort::NameAsc,
         )?)
         .await
-        .map_err(|e| anyhow::anyhow!(kit::ApiError::from(e)))?;
+        .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?;
     let by_name = |name: &str| {
         listing
             .items
@@ -61,7 +61,7 @@ pub async fn seed(
             carts
                 .add(&caller, caller.user_id, product, quantity)
                 .await
-                .map_err(|e| anyhow::anyhow!(kit::ApiError::from(e)))
+                .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))
         }
     };
 
@@ -77,7 +77,7 @@ pub async fn seed(
         .checkout
         .place(&caller, request)
         .await
-        .map_err(|e| anyhow::anyhow!(kit::ApiError::from(e)))?
+        .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?
         .order;
     let admin = Caller {
         user_id: uuid::Uuid::nil(),
@@ -92,7 +92,7 @@ pub async fn seed(
             .checkout
             .change_status(&admin, order.id, status)
             .await
-            .map_err(|e| anyhow::anyhow!(kit::ApiError::from(e)))?;
+            .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?;
     }
     // And something in the cart now.
     add(by_name("Wireless Mouse")?, 1).await?;

@@ -21,9 +21,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::FutureExt;
-use kit::auth::{ServiceAuth, SigningKey, TokenSettings, TokenVerifier};
-use kit::config::{DatabaseUrl, HttpConfig};
-use kit::peers::Peer;
+use auth::{ServiceAuth, SigningKey, TokenSettings, TokenVerifier};
+use storage::DatabaseUrl;
+use web::config::HttpConfig;
+use peers::Peer;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
@@ -88,11 +89,11 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up { data_dir } => {
-            kit::telemetry::init();
+            web::telemetry::init();
             up(&data_dir).await
         }
         Command::Serve { service } => {
-            kit::telemetry::init();
+            web::telemetry::init();
             match service {
                 Service::Users => serve_users().await,
                 Service::Products => serve_products().await,
@@ -136,7 +137,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 async fn serve(service: &str, app: axum::Router, config: &HttpConfig) -> anyhow::Result<()> {
     let listener = bind(config.addr).await?;
     tracing::info!(service, addr = %listener.local_addr()?, "listening");
-    kit::http::serve(listener, app, kit::http::shutdown_signal(), config.into()).await?;
+    web::http::serve(listener, app, web::http::shutdown_signal(), config.into()).await?;
     Ok(())
 }
 
@@ -146,7 +147,7 @@ fn verifier_and_credential(
     service: &str,
 ) -> anyhow::Result<(Arc<TokenVerifier>, Arc<ServiceAuth>)> {
     let settings = TokenSettings::from_env()?;
-    let verifier = Arc::new(TokenVerifier::from_env(&settings, kit::http::client()?)?);
+    let verifier = Arc::new(TokenVerifier::from_env(&settings, web::http::client()?)?);
     Ok((verifier, Arc::new(ServiceAuth::from_env(service)?)))
 }
 
@@ -174,7 +175,7 @@ async fn serve_products() -> anyhow::Result<()> {
 async fn serve_cart() -> anyhow::Result<()> {
     let config = cart::Config::from_env()?;
     let (verifier, service_auth) = verifier_and_credential(cart::SERVICE)?;
-    let peers = cart::Peers::from_env(kit::http::client()?, service_auth.clone());
+    let peers = cart::Peers::from_env(web::http::client()?, service_auth.clone());
     let state = cart::AppState::from_config(&config, peers, verifier, service_auth).await?;
     serve(cart::SERVICE, cart::app(state, &config.http), &config.http).await
 }
@@ -182,7 +183,7 @@ async fn serve_cart() -> anyhow::Result<()> {
 async fn serve_orders() -> anyhow::Result<()> {
     let config = orders::Config::from_env()?;
     let (verifier, service_auth) = verifier_and_credential(orders::SERVICE)?;
-    let peers = orders::checkout::Peers::from_env(kit::http::client()?, service_auth.clone());
+    let peers = orders::checkout::Peers::from_env(web::http::client()?, service_auth.clone());
     let state = orders::AppState::from_config(&config, peers, verifier, service_auth).await?;
     orders::checkout::spawn_reconciler(state.checkout.clone(), config.settings.reconcile_every);
     serve(
@@ -208,20 +209,20 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let settings = TokenSettings::from_env()?;
     let sqlite =
         |file: &str| DatabaseUrl::Sqlite(format!("sqlite://{}", data_dir.join(file).display()));
-    let host = kit::config::parse_or("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
+    let host = settings::parse_or("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
     // The router runs on this machine and tells the services who its clients are
     // (X-Forwarded-For); unless TRUSTED_PROXIES says otherwise, loopback is believed.
-    let loopback = kit::http::TrustedProxies::parse("127.0.0.1,::1")?;
+    let loopback = web::http::TrustedProxies::parse("127.0.0.1,::1")?;
     let http = |variable: &str, port: u16| -> anyhow::Result<HttpConfig> {
         HttpConfig {
             trusted_proxies: loopback.clone(),
-            ..HttpConfig::with_port(kit::config::parse_or(variable, port)?)
+            ..HttpConfig::with_port(settings::parse_or(variable, port)?)
         }
         .overridden_from_env(host)
     };
     let admin = match (
-        kit::config::var("ADMIN_EMAIL"),
-        kit::config::secret("ADMIN_PASSWORD")?,
+        settings::var("ADMIN_EMAIL"),
+        settings::secret("ADMIN_PASSWORD")?,
     ) {
         (Some(email), Some(password)) => users::AdminAccount { email, password },
         _ => {
@@ -259,7 +260,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let verifier = Arc::new(TokenVerifier::with_keys(&[public], &settings)?);
     let secret = ServiceAuth::generate_secret();
     let credential = |service: &str| ServiceAuth::new(service, &secret).map(Arc::new);
-    let client = kit::http::client()?;
+    let client = web::http::client()?;
     let url_of = |addr: SocketAddr| format!("http://127.0.0.1:{}", addr.port());
     let peer = |service: &'static str, addr: SocketAddr, auth: &Arc<ServiceAuth>| {
         Peer::new(service, &url_of(addr), client.clone(), auth.clone())
@@ -295,8 +296,8 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let cart_state = cart::AppState::new(
         cart::store::open(&sqlite("cart.db")).await?,
         cart::Peers {
-            users: kit::peers::users::UsersClient(peer("users", users_at, &cart_auth)),
-            products: kit::peers::products::ProductsClient(peer(
+            users: peers::users::UsersClient(peer("users", users_at, &cart_auth)),
+            products: peers::products::ProductsClient(peer(
                 "products",
                 products_at,
                 &cart_auth,
@@ -311,13 +312,13 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let checkout = orders::checkout::Checkout::new(
         orders::store::open(&sqlite("orders.db")).await?,
         orders::checkout::Peers {
-            users: kit::peers::users::UsersClient(peer("users", users_at, &orders_auth)),
-            products: kit::peers::products::ProductsClient(peer(
+            users: peers::users::UsersClient(peer("users", users_at, &orders_auth)),
+            products: peers::products::ProductsClient(peer(
                 "products",
                 products_at,
                 &orders_auth,
             )),
-            cart: kit::peers::cart::CartClient(peer("cart", cart_at, &orders_auth)),
+            cart: peers::cart::CartClient(peer("cart", cart_at, &orders_auth)),
         },
         orders_settings.hold,
     )
@@ -328,7 +329,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
         orders_settings.reconcile_every,
     );
 
-    let shutdown = kit::http::shutdown_signal().shared();
+    let shutdown = web::http::shutdown_signal().shared();
     tracing::info!(
         users = %users_at,
         products = %products_at,
@@ -348,7 +349,7 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let graphql_url = |addr: SocketAddr| format!("{}/graphql", url_of(addr));
     let router = router_process::RouterProcess {
         host,
-        port: kit::config::parse_or("ROUTER_PORT", router::DEFAULT_PORT)?,
+        port: settings::parse_or("ROUTER_PORT", router::DEFAULT_PORT)?,
         subgraphs: vec![
             ("USERS_URL", graphql_url(users_at)),
             ("PRODUCTS_URL", graphql_url(products_at)),
@@ -359,25 +360,25 @@ async fn up(data_dir: &Path) -> anyhow::Result<()> {
     let served = async {
         tokio::try_join!(
             router.supervise(shutdown.clone()),
-            kit::http::serve(
+            web::http::serve(
                 users_listener,
                 users::app(users_state.clone(), &users_http),
                 shutdown.clone(),
                 (&users_http).into()
             ),
-            kit::http::serve(
+            web::http::serve(
                 products_listener,
                 products::app(products_state, &products_http),
                 shutdown.clone(),
                 (&products_http).into()
             ),
-            kit::http::serve(
+            web::http::serve(
                 cart_listener,
                 cart::app(cart_state.clone(), &cart_http),
                 shutdown.clone(),
                 (&cart_http).into()
             ),
-            kit::http::serve(
+            web::http::serve(
                 orders_listener,
                 orders::app(orders_state.clone(), &orders_http),
                 shutdown,

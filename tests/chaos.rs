@@ -235,7 +235,7 @@ async fn checkouts_survive_services_killed_mid_flight() {
     tokio::time::sleep(Duration::from_secs(6)).await;
 
     let platform = platform.lock().await;
-    let service = kit::auth::ServiceAuth::new(
+    let service = auth::ServiceAuth::new(
         "chaos",
         &secrecy::SecretString::from(platform.secrets.service_secret.clone()),
     )

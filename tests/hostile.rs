@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use kit::graphql::guard::samples::{fragment_bomb, nested_value};
+use graphql_guard::samples::{fragment_bomb, nested_value};
 use support::{Secrets, Service, client, error_code, fastest, graphql, liveness};
 
 /// The guard answers in microseconds and the attacks it stops took seconds; 250 ms leaves room

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kit::graphql::guard::samples;
+use graphql_guard::samples;
 use serde_json::{Value, json};
 use support::{Up, client, free_port, start_router};
 

@@ -360,29 +360,29 @@ def database_waits(root):
     """How long a service may wait for its database before it listens, by URL scheme, from the
     Rust sources: {scheme: (seconds, the variable that overrides it or None, where)}."""
     waits = {}
-    sql = (root / "subgraphs/kit/src/sql.rs").read_text()
+    sql = (root / "crates/storage/src/sql.rs").read_text()
     patience = re.search(r'seconds_or\(\s*"(\w+)"\s*,\s*(\w+)\s*\)', sql)
     acquire = re.search(r"\.acquire_timeout\((\w+)\)", sql)
     if patience and rust_const_secs(sql, patience.group(2)) is not None:
         # The last attempt starts before the deadline and may take a whole acquire timeout.
         extra = (rust_const_secs(sql, acquire.group(1)) or 0) if acquire else 0
-        waits["postgres"] = (rust_const_secs(sql, patience.group(2)), extra, patience.group(1), "subgraphs/kit/src/sql.rs")
-    mongo = (root / "subgraphs/kit/src/mongo.rs").read_text()
+        waits["postgres"] = (rust_const_secs(sql, patience.group(2)), extra, patience.group(1), "crates/storage/src/sql.rs")
+    mongo = (root / "crates/storage/src/mongo.rs").read_text()
     selection = re.search(r"server_selection_timeout\s*\.get_or_insert\(Duration::from_secs\((\d+)\)\)", mongo)
     if selection:
-        waits["mongodb"] = (int(selection.group(1)), 0, None, "subgraphs/kit/src/mongo.rs")
+        waits["mongodb"] = (int(selection.group(1)), 0, None, "crates/storage/src/mongo.rs")
     return waits
 
 
 def startup_budget(tree):
     """Each service's startup probe allows longer than the service may wait for its database
-    before it listens (kit::sql waits up to DATABASE_STARTUP_TIMEOUT_SECS), with a margin."""
+    before it listens (storage::sql waits up to DATABASE_STARTUP_TIMEOUT_SECS), with a margin."""
     waits = database_waits(tree.root)
     problems = []
     for scheme in ("postgres", "mongodb"):
         if scheme not in waits:
             problems.append(f"cannot find how long a service waits for {scheme} in the Rust sources "
-                            "(subgraphs/kit/src/sql.rs, mongo.rs): update infra/checks/capacity.py")
+                            "(crates/storage/src/sql.rs, mongo.rs): update infra/checks/capacity.py")
     docs = tree.checked
     config = {}
     for doc in docs:

@@ -30,18 +30,18 @@ def literal_routes(paths):
     return routes
 
 
-# What a crate's router is built from: calling one of these kit functions merges the routes
-# declared in those kit files.
-KIT_ROUTERS = {
-    "kit::http::service(": ("http.rs", "health.rs"),
-    "kit::graphql::routes(": ("graphql/mod.rs",),
+# What a crate's router is built from: calling one of these shared functions merges the routes
+# declared in those files of the shared crates (crates/).
+SHARED_ROUTERS = {
+    "web::http::service(": ("web/src/http.rs", "web/src/health.rs"),
+    "subgraph::graphql::routes(": ("subgraph/src/graphql.rs",),
     # A whole subgraph service: its GraphQL routes, health and metrics.
-    "kit::graphql::app(": ("graphql/mod.rs", "http.rs", "health.rs"),
+    "subgraph::graphql::app(": ("subgraph/src/graphql.rs", "web/src/http.rs", "web/src/health.rs"),
 }
 
 
 def served_routes(root, source, extra=()):
-    """Every path literal routed by the crate at `source` (and the kit routers it merges)."""
+    """Every path literal routed by the crate at `source` (and the shared routers it merges)."""
     root = pathlib.Path(root)
     crate = root / source
     files = sorted(crate.glob("src/**/*.rs")) if (crate / "src").is_dir() else sorted(crate.glob("**/*.rs"))
@@ -49,9 +49,9 @@ def served_routes(root, source, extra=()):
         return None
     routes = literal_routes(files)
     text = "".join(without_tests(f.read_text()) for f in files)
-    for call, kit_files in KIT_ROUTERS.items():
+    for call, shared_files in SHARED_ROUTERS.items():
         if call in text:
-            routes |= literal_routes(root / "subgraphs/kit/src" / f for f in kit_files)
+            routes |= literal_routes(root / "crates" / f for f in shared_files)
     return routes | set(extra)
 
 

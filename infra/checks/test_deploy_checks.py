@@ -277,7 +277,7 @@ class ServicesAsTheCodeRunsThem(BrokenCopy):
         self.assert_fails(checks.cross_references, "readinessProbe probes /healthz, which users does not serve")
 
     def test_routes_come_from_the_rust_sources(self):
-        self.edit("subgraphs/kit/src/health.rs", '.route("/health/ready", get(ready))', '.route("/health/readiness", get(ready))')
+        self.edit("crates/web/src/health.rs", '.route("/health/ready", get(ready))', '.route("/health/readiness", get(ready))')
         self.assert_fails(checks.cross_references, "readinessProbe probes /health/ready, which users does not serve")
 
     def test_port_env_not_the_container_port(self):
@@ -703,7 +703,7 @@ class TheNodeHoldsThePlatform(BrokenCopy):
         self.assert_fails(STARTUP, "Deployment/users: its startupProbe allows 60 s, but it waits up to 125 s for postgres")
 
     def test_the_wait_comes_from_the_rust_sources(self):
-        self.edit("subgraphs/kit/src/sql.rs", "const STARTUP_PATIENCE: Duration = Duration::from_secs(120);",
+        self.edit("crates/storage/src/sql.rs", "const STARTUP_PATIENCE: Duration = Duration::from_secs(120);",
                   "const STARTUP_PATIENCE: Duration = Duration::from_secs(300);")
         self.assert_fails(STARTUP, "waits up to 305 s for postgres")
 

@@ -17,7 +17,7 @@ use hive_router::executor::hooks::on_subgraph_http_request::{
 };
 use hive_router::executor::plugin_trait::{RouterPlugin, StartHookPayload};
 use hive_router::http::HeaderValue;
-use kit::http::TrustedProxies;
+use web::http::TrustedProxies;
 
 pub struct ClientAddressPlugin {
     proxies: TrustedProxies,
@@ -29,7 +29,7 @@ struct Client(IpAddr);
 impl ClientAddressPlugin {
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
-            proxies: match kit::config::var("TRUSTED_PROXIES") {
+            proxies: match settings::var("TRUSTED_PROXIES") {
                 Some(list) => TrustedProxies::parse(&list)?,
                 None => TrustedProxies::default(),
             },

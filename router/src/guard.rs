@@ -1,4 +1,4 @@
-//! The document guard in front of the engine: the same [`kit::graphql::Guard`] every subgraph runs,
+//! The document guard in front of the engine: the same [`graphql_guard::Guard`] every subgraph runs,
 //! with the limits read from the same `GRAPHQL_MAX_*` variables, applied before the engine parses,
 //! validates or plans anything. Its parser, like async-graphql's, recurses once per nesting level;
 //! its validation walks fragments as often as they are spread.
@@ -18,8 +18,8 @@ use hive_router::executor::hooks::on_graphql_params::{
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
-use kit::ErrorCode;
-use kit::graphql::{Guard, Limits, Refusal, Subgraph};
+use contracts::ErrorCode;
+use graphql_guard::{Guard, Limits, Refusal};
 
 /// How deeply a request body's JSON may nest unless `GRAPHQL_MAX_JSON_NESTING` says otherwise.
 /// A GraphQL request is `{"variables": {"input": {...}}}`: three levels before any value.
@@ -84,17 +84,13 @@ impl Passed {
 impl GuardPlugin {
     pub fn from_env() -> anyhow::Result<Self> {
         let max_json_nesting =
-            kit::config::parse_or("GRAPHQL_MAX_JSON_NESTING", DEFAULT_MAX_JSON_NESTING)?;
+            settings::parse_or("GRAPHQL_MAX_JSON_NESTING", DEFAULT_MAX_JSON_NESTING)?;
         anyhow::ensure!(
             (3..=256).contains(&max_json_nesting),
             "GRAPHQL_MAX_JSON_NESTING must be between 3 and 256"
         );
         // The mutations that cost a password hash or a checkout, wherever they are served.
-        let expensive: Vec<&str> = [
-            <users::AppState as Subgraph>::EXPENSIVE_MUTATIONS,
-            <orders::AppState as Subgraph>::EXPENSIVE_MUTATIONS,
-        ]
-        .concat();
+        let expensive: Vec<&str> = contracts::expensive::ALL.concat();
         // Entity representations are the subgraphs' concern: the router's API has no `_entities`.
         Ok(Self {
             guard: Guard::new(Limits::from_env()?, &expensive, u64::MAX),

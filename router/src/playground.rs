@@ -1,4 +1,4 @@
-//! The playground: the subgraphs' GraphiQL page ([`kit::graphql::Playground`]: pinned versions,
+//! The playground: the subgraphs' GraphiQL page ([`web::Playground`]: pinned versions,
 //! Subresource Integrity from a CDN, or the files served from `GRAPHIQL_ASSETS_DIR` with no
 //! internet) on `GET /graphql` for a browser, in place of the engine's laboratory, which loads
 //! an unversioned GraphiQL from a CDN. Every response also gets the subgraphs' security headers
@@ -12,7 +12,7 @@ use hive_router::executor::hooks::on_http_request::{
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use hive_router::ntex::http::{HeaderMap, Method, Response, StatusCode, header};
-use kit::graphql::{Assets, Playground};
+use web::{Assets, Playground};
 
 pub struct PlaygroundPlugin {
     playground: Arc<Playground>,
@@ -38,7 +38,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 
 /// Adds the subgraphs' security headers a response has not set itself.
 fn secure(headers: &mut HeaderMap) {
-    for (name, value) in kit::http::SECURITY_HEADERS {
+    for (name, value) in web::http::SECURITY_HEADERS {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(name.as_str().as_bytes()),
             header::HeaderValue::from_str(value),
@@ -81,7 +81,7 @@ impl PlaygroundPlugin {
                 .content_type(content_type)
                 .header(
                     header::CACHE_CONTROL,
-                    kit::graphql::playground::ASSET_CACHE_CONTROL,
+                    web::playground::ASSET_CACHE_CONTROL,
                 )
                 .body(bytes),
             Err(err) => {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kit::auth::SigningKey;
+use auth::SigningKey;
 use secrecy::ExposeSecret;
 
 /// Keys and secrets shared by the services of one test platform.

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kit::Invalid;
-use kit::auth::{Caller, ServiceCaller};
-use kit::peers::cart::OrderTaken;
-use kit::peers::products::{MAX_LOOKUP, ProductsClient};
-use kit::peers::users::UsersClient;
+use web::Invalid;
+use auth::{Caller, ServiceCaller};
+use contracts::cart::OrderTaken;
+use peers::products::{MAX_LOOKUP, ProductsClient};
+use peers::users::UsersClient;
 use uuid::Uuid;
 
 use crate::domain::{Cart, MAX_LINES, PricedCart, Quantity};
@@ -31,7 +31,7 @@ impl Carts {
         }
     }
 
-    pub async fn ping(&self) -> Result<(), kit::db::StoreError> {
+    pub async fn ping(&self) -> Result<(), storage::StoreError> {
         self.store.ping().await
     }
 

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use kit::Invalid;
-use kit::peers::products::ProductSummary;
+use web::Invalid;
+use peers::products::ProductSummary;
 use uuid::Uuid;
 
 /// The most of one product a cart line holds.
@@ -171,7 +171,7 @@ impl PricedCart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kit::money::Amount;
+    use contracts::money::Amount;
 
     #[test]
     fn quantities_are_bounded() {

@@ -1,6 +1,7 @@
 //! The cart service's errors and the one place they map to codes.
 
-use kit::{ApiError, ErrorCode, Failure};
+use subgraph::Failure;
+use web::{ApiError, ErrorCode};
 use uuid::Uuid;
 
 use crate::domain::{MAX_LINES, MAX_QUANTITY};
@@ -58,4 +59,4 @@ impl From<Error> for ApiError {
     }
 }
 
-kit::service_error!(Error);
+subgraph::service_error!(Error);

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, Object, Schema, SimpleObject};
-use kit::ApiError;
-use kit::auth::{Caller, Viewer};
-use kit::graphql::Batcher;
-use kit::money::Decimal;
+use web::ApiError;
+use auth::{Caller, Viewer};
+use subgraph::Batcher;
+use contracts::money::Decimal;
 use uuid::Uuid;
 
 use crate::carts::Carts;
@@ -21,7 +21,7 @@ use crate::error::Error;
 pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(carts: Arc<Carts>) -> CartSchema {
-    kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
+    subgraph::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(carts)
         .finish()
 }
@@ -133,7 +133,7 @@ fn target(ctx: &Context<'_>, user_id: Option<ID>) -> async_graphql::Result<(Call
 
 fn product_id(id: &ID) -> Result<Uuid, Error> {
     Uuid::parse_str(id).map_err(|_| {
-        kit::Invalid(format!("productId {:?} is not a product id", id.as_str())).into()
+        web::Invalid(format!("productId {:?} is not a product id", id.as_str())).into()
     })
 }
 

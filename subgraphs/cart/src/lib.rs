@@ -14,12 +14,13 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use kit::auth::{ServiceAuth, TokenVerifier, Viewer};
-use kit::config::{DatabaseUrl, HttpConfig};
-use kit::db::StoreError;
-use kit::peers::Peer;
-use kit::peers::products::ProductsClient;
-use kit::peers::users::UsersClient;
+use auth::{ServiceAuth, TokenVerifier, Viewer};
+use storage::DatabaseUrl;
+use web::config::HttpConfig;
+use storage::StoreError;
+use peers::Peer;
+use peers::products::ProductsClient;
+use peers::users::UsersClient;
 
 use crate::carts::Carts;
 use crate::graphql::CartSchema;
@@ -110,7 +111,7 @@ impl AppState {
     }
 }
 
-impl kit::graphql::Subgraph for AppState {
+impl subgraph::graphql::Subgraph for AppState {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
@@ -128,7 +129,7 @@ impl kit::graphql::Subgraph for AppState {
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(kit::graphql::Batcher::new(graphql::CartLoader {
+        request.data(subgraph::Batcher::new(graphql::CartLoader {
             carts: self.carts.clone(),
             viewer,
         }))
@@ -141,5 +142,5 @@ impl kit::graphql::Subgraph for AppState {
 
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    kit::graphql::app(state, rest::routes(), http)
+    subgraph::graphql::app(state, rest::routes(), http)
 }

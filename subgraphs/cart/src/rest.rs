@@ -3,10 +3,10 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post, put};
-use kit::auth::{Caller, ServiceCaller};
-use kit::extract::{Json, Path};
-use kit::money::Amount;
-use kit::peers::cart::{CartContents, CartLine, OrderTaken};
+use auth::{Caller, ServiceCaller};
+use web::extract::{Json, Path};
+use contracts::money::Amount;
+use contracts::cart::{CartContents, CartLine, OrderTaken};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -27,13 +27,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kit::auth::Caller;
-use kit::pagination::Page;
-use kit::peers::PeerError;
-use kit::peers::cart::{CartClient, CartLine, OrderTaken};
-use kit::peers::products::{ProductsClient, ReservationView, ReserveItem, ReserveRequest};
-use kit::peers::users::UsersClient;
+use auth::Caller;
+use web::pagination::Page;
+use peers::PeerError;
+use peers::cart::{CartClient, CartLine, OrderTaken};
+use peers::products::{
+    Confirmation, ProductsClient, Release, ReservationView, ReserveItem, ReserveRequest,
+};
+use peers::users::UsersClient;
 use uuid::Uuid;
+use web::ErrorCode;
 
 use crate::domain::{CheckoutRequest, Lease, Order, OrderLine, OrderStatus, StockState};
 use crate::error::Error;
@@ -151,7 +154,7 @@ impl Checkout {
         self
     }
 
-    pub async fn ping(&self) -> Result<(), kit::db::StoreError> {
+    pub async fn ping(&self) -> Result<(), storage::StoreError> {
         self.store.ping().await
     }
 
@@ -276,7 +279,7 @@ impl Checkout {
             return Err(Error::Interrupted);
         }
 
-        let now = kit::mongo::millis(Utc::now());
+        let now = storage::mongo::millis(Utc::now());
         let order = match order_from(
             order_id,
             request,
@@ -295,7 +298,7 @@ impl Checkout {
         match self.store.insert(&order).await {
             Ok(()) => {}
             // The same key, stored by a concurrent retry: that one wins, this one steps back.
-            Err(kit::db::StoreError::Conflict(_)) if key.is_some() => {
+            Err(storage::StoreError::Conflict(_)) if key.is_some() => {
                 self.release_quietly(order_id).await;
                 let key = key.unwrap_or_default();
                 let winner = self.store.by_key(user, &key).await?.ok_or(Error::Conflict(
@@ -341,8 +344,10 @@ impl Checkout {
         let id = order.id;
         if order.status == OrderStatus::Cancelled {
             if !order.stock.is_back() {
+                // `Unknown`: products never reserved for the order, so nothing is held. Any other
+                // answer, a 404 for a route products does not serve included, changes nothing.
                 match self.peers.products.release(id).await {
-                    Ok(_) => {
+                    Ok(Release::Released(_) | Release::Unknown) => {
                         self.store
                             .record_stock(
                                 id,
@@ -356,16 +361,16 @@ impl Checkout {
             }
         } else if order.stock == StockState::Held {
             match self.peers.products.confirm(id).await {
-                Ok(Some(_)) => {
+                Ok(Confirmation::Confirmed(_)) => {
                     self.store
                         .record_stock(id, &[StockState::Held], StockState::Confirmed)
                         .await?;
                 }
-                // Released (the hold expired before the order could confirm it) or unknown:
-                // the order has no stock, so it is cancelled.
-                Ok(None) => self.cancel_stockless(id).await?,
-                Err(PeerError::Refused { code, .. }) if code == "CONFLICT" => {
-                    self.cancel_stockless(id).await?;
+                // Released (the hold expired before the order could confirm it) or never
+                // reserved, as products says in so many words: the order has no stock, so it is
+                // cancelled. Anything else leaves it pending, its stock held, for the reconciler.
+                Ok(Confirmation::Released | Confirmation::Unknown) => {
+                    self.cancel_stockless(id).await?
                 }
                 Err(err) => tracing::warn!(order_id = %id, error = %err, "confirmation pending"),
             }
@@ -472,7 +477,7 @@ impl Checkout {
     ) -> Result<Order, Error> {
         let mut order = self.get(caller, id).await?;
         if !caller.is_admin() && to != OrderStatus::Cancelled {
-            return Err(kit::ApiError::forbidden().into());
+            return Err(web::ApiError::forbidden().into());
         }
         if !order.status.can_become(to) {
             return Err(Error::IllegalTransition {
@@ -481,7 +486,7 @@ impl Checkout {
             });
         }
         if !caller.is_admin() && order.status != OrderStatus::Pending {
-            return Err(kit::ApiError::forbidden().into());
+            return Err(web::ApiError::forbidden().into());
         }
         if to != OrderStatus::Cancelled && order.stock != StockState::Confirmed {
             // Only an order that owns its stock moves on: confirm it now if products can.
@@ -531,14 +536,17 @@ fn placed(order: Order, created: bool) -> Result<Placed, Error> {
 
 /// A reservation refused by products, as the checkout's own error.
 fn refused_reservation(err: PeerError) -> Error {
-    match &err {
-        PeerError::Refused { code, message, .. } => match code.as_str() {
-            "INSUFFICIENT_STOCK" => Error::InsufficientStock(message.clone()),
-            "VALIDATION_FAILED" => kit::Invalid(message.clone()).into(),
-            "CONFLICT" | "NOT_FOUND" => Error::Conflict(message.clone()),
-            _ => err.into(),
-        },
-        PeerError::Unavailable { .. } => err.into(),
+    let PeerError::Refused { code, message, .. } = &err else {
+        return err.into();
+    };
+    match code {
+        ErrorCode::InsufficientStock => Error::InsufficientStock(message.clone()),
+        ErrorCode::ValidationFailed => web::Invalid(message.clone()).into(),
+        // A product gone or no longer sold, or the order id's reservation released.
+        ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::ReservationReleased => {
+            Error::Conflict(message.clone())
+        }
+        _ => err.into(),
     }
 }
 
@@ -600,7 +608,7 @@ pub fn spawn_reconciler(checkout: Arc<Checkout>, every: Duration) -> tokio::task
         loop {
             ticks.tick().await;
             if let Err(err) = checkout.reconcile(every).await {
-                tracing::warn!(error = %kit::ApiError::from(err), "reconciling orders failed");
+                tracing::warn!(error = %web::ApiError::from(err), "reconciling orders failed");
             }
         }
     })

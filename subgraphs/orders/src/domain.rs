@@ -2,7 +2,7 @@
 //! I/O here.
 
 use chrono::{DateTime, Utc};
-use kit::Invalid;
+use web::Invalid;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 

@@ -8,11 +8,11 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kit::ApiError;
-use kit::auth::Viewer;
-use kit::graphql::Batcher;
-use kit::money::Decimal;
-use kit::pagination::{Page, encode_cursor};
+use web::ApiError;
+use auth::Viewer;
+use subgraph::Batcher;
+use contracts::money::Decimal;
+use web::pagination::{Page, encode_cursor};
 use uuid::Uuid;
 
 use crate::checkout::Checkout;
@@ -24,7 +24,7 @@ use crate::error::Error;
 pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(checkout: Arc<Checkout>) -> OrdersSchema {
-    kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
+    subgraph::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(checkout)
         .finish()
 }

@@ -15,13 +15,14 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use kit::auth::{ServiceAuth, TokenVerifier, Viewer};
-use kit::config::{DatabaseUrl, HttpConfig};
-use kit::db::StoreError;
-use kit::peers::Peer;
-use kit::peers::cart::CartClient;
-use kit::peers::products::ProductsClient;
-use kit::peers::users::UsersClient;
+use auth::{ServiceAuth, TokenVerifier, Viewer};
+use storage::DatabaseUrl;
+use web::config::HttpConfig;
+use storage::StoreError;
+use peers::Peer;
+use peers::cart::CartClient;
+use peers::products::ProductsClient;
+use peers::users::UsersClient;
 
 use crate::checkout::{Checkout, Peers};
 use crate::graphql::OrdersSchema;
@@ -58,12 +59,12 @@ impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let d = Self::default();
         Ok(Self {
-            hold: kit::config::seconds_within(
+            hold: settings::seconds_within(
                 "CHECKOUT_HOLD_SECS",
                 d.hold,
-                kit::peers::products::MAX_HOLD,
+                peers::products::MAX_HOLD,
             )?,
-            reconcile_every: kit::config::seconds_or("RECONCILE_EVERY_SECS", d.reconcile_every)?,
+            reconcile_every: settings::seconds_or("RECONCILE_EVERY_SECS", d.reconcile_every)?,
         })
     }
 }
@@ -133,12 +134,12 @@ impl AppState {
     }
 }
 
-impl kit::graphql::Subgraph for AppState {
+impl subgraph::graphql::Subgraph for AppState {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
     /// A checkout reserves stock across services.
-    const EXPENSIVE_MUTATIONS: &'static [&'static str] = &["placeOrder"];
+    const EXPENSIVE_MUTATIONS: &'static [&'static str] = contracts::expensive::ORDERS;
 
     fn schema(&self) -> &OrdersSchema {
         &self.schema
@@ -154,11 +155,11 @@ impl kit::graphql::Subgraph for AppState {
         viewer: Viewer,
     ) -> async_graphql::Request {
         request
-            .data(kit::graphql::Batcher::new(graphql::OrderLoader {
+            .data(subgraph::Batcher::new(graphql::OrderLoader {
                 checkout: self.checkout.clone(),
                 viewer,
             }))
-            .data(kit::graphql::Batcher::new(graphql::UserOrdersLoader {
+            .data(subgraph::Batcher::new(graphql::UserOrdersLoader {
                 checkout: self.checkout.clone(),
                 viewer,
             }))
@@ -171,5 +172,5 @@ impl kit::graphql::Subgraph for AppState {
 
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    kit::graphql::app(state, rest::routes(), http)
+    subgraph::graphql::app(state, rest::routes(), http)
 }

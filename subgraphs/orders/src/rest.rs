@@ -6,10 +6,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
-use kit::auth::Caller;
-use kit::extract::{Json, Path, Query};
-use kit::money::Amount;
-use kit::pagination::Page;
+use auth::Caller;
+use web::extract::{Json, Path, Query};
+use contracts::money::Amount;
+use web::pagination::Page;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

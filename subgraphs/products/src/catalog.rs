@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kit::auth::{Caller, ServiceCaller};
-use kit::db::StoreError;
+use auth::{Caller, ServiceCaller};
+use storage::StoreError;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -40,16 +40,16 @@ impl Catalog {
     }
 
     /// For the other services: the products among `ids` (at most
-    /// [`kit::peers::products::MAX_LOOKUP`]), in one store query.
+    /// [`contracts::products::MAX_LOOKUP`]), in one store query.
     pub async fn lookup(
         &self,
         _service: &ServiceCaller,
         ids: &[Uuid],
     ) -> Result<Vec<Product>, Error> {
-        if ids.len() > kit::peers::products::MAX_LOOKUP {
-            return Err(kit::Invalid(format!(
+        if ids.len() > contracts::products::MAX_LOOKUP {
+            return Err(web::Invalid(format!(
                 "at most {} ids per lookup",
-                kit::peers::products::MAX_LOOKUP
+                contracts::products::MAX_LOOKUP
             ))
             .into());
         }
@@ -223,7 +223,7 @@ pub fn spawn_expiry_sweeper(catalog: Arc<Catalog>, every: Duration) -> tokio::ta
         loop {
             ticks.tick().await;
             if let Err(err) = catalog.release_expired(chrono::Utc::now()).await {
-                tracing::warn!(error = %kit::ApiError::from(err), "releasing expired holds failed");
+                tracing::warn!(error = %web::ApiError::from(err), "releasing expired holds failed");
             }
         }
     })

@@ -1,6 +1,6 @@
 //! Demo products for the laptop default, added once to an empty catalogue.
 
-use kit::money::Currency;
+use contracts::money::Currency;
 
 use crate::domain::{NewProduct, ProductQuery};
 use crate::store::ProductStore;

@@ -1,6 +1,7 @@
 //! The products service's errors and the one place they map to codes.
 
-use kit::{ApiError, ErrorCode, Failure};
+use subgraph::Failure;
+use web::{ApiError, ErrorCode};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +36,17 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         match err {
-            Error::NotFound | Error::ReservationNotFound => {
-                ApiError::new(ErrorCode::NotFound, message)
-            }
+            Error::NotFound => ApiError::new(ErrorCode::NotFound, message),
+            Error::ReservationNotFound => ApiError::new(ErrorCode::ReservationNotFound, message),
             Error::InsufficientStock { .. } => ApiError::new(ErrorCode::InsufficientStock, message),
             Error::StockLimit { .. } => ApiError::validation(message),
-            Error::ProductUnavailable(_)
-            | Error::ReservationMismatch
-            | Error::ReservationReleased => ApiError::new(ErrorCode::Conflict, message),
+            Error::ReservationReleased => ApiError::new(ErrorCode::ReservationReleased, message),
+            Error::ProductUnavailable(_) | Error::ReservationMismatch => {
+                ApiError::new(ErrorCode::Conflict, message)
+            }
             Error::Common(failure) => failure.into(),
         }
     }
 }
 
-kit::service_error!(Error);
+subgraph::service_error!(Error);

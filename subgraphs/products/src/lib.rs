@@ -16,9 +16,10 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use kit::auth::{ServiceAuth, TokenVerifier, Viewer};
-use kit::config::{DatabaseUrl, HttpConfig};
-use kit::db::StoreError;
+use auth::{ServiceAuth, TokenVerifier, Viewer};
+use storage::DatabaseUrl;
+use web::config::HttpConfig;
+use storage::StoreError;
 
 use crate::catalog::Catalog;
 use crate::graphql::ProductsSchema;
@@ -55,12 +56,12 @@ impl ReservationSettings {
     pub fn from_env() -> anyhow::Result<Self> {
         let d = Self::default();
         Ok(Self {
-            default_hold: kit::config::seconds_within(
+            default_hold: settings::seconds_within(
                 "RESERVATION_HOLD_SECS",
                 d.default_hold,
                 domain::MAX_HOLD,
             )?,
-            sweep_every: kit::config::seconds_or("RESERVATION_SWEEP_SECS", d.sweep_every)?,
+            sweep_every: settings::seconds_or("RESERVATION_SWEEP_SECS", d.sweep_every)?,
         })
     }
 }
@@ -119,7 +120,7 @@ impl AppState {
     }
 }
 
-impl kit::graphql::Subgraph for AppState {
+impl subgraph::graphql::Subgraph for AppState {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
@@ -140,7 +141,7 @@ impl kit::graphql::Subgraph for AppState {
         request: async_graphql::Request,
         _viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(kit::graphql::Batcher::new(graphql::ProductLoader(
+        request.data(subgraph::Batcher::new(graphql::ProductLoader(
             self.catalog.clone(),
         )))
     }
@@ -152,5 +153,5 @@ impl kit::graphql::Subgraph for AppState {
 
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    kit::graphql::app(state, rest::routes(), http)
+    subgraph::graphql::app(state, rest::routes(), http)
 }

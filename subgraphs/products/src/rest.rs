@@ -6,11 +6,11 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
-use kit::auth::{Caller, ServiceCaller};
-use kit::extract::{Json, Path, Query};
-use kit::money::Amount;
-use kit::pagination::Page;
-use kit::peers::products::{
+use auth::{Caller, ServiceCaller};
+use web::extract::{Json, Path, Query};
+use contracts::money::Amount;
+use web::pagination::Page;
+use contracts::products::{
     LookupRequest, ProductSummary, ReservationView, ReserveRequest, ReservedLineView,
     StockLedgerView,
 };

@@ -14,7 +14,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 mod helpers;
 
 use helpers::TestApp;
-use kit::testing::Backend;
+use testing::Backend;
 
 static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -80,7 +80,7 @@ async fn hundred_entities_one_query(backend: Backend) {
     let query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name price } } }";
 
     STATEMENTS.lock().unwrap().clear();
-    let body = kit::testing::graphql(&app.router, None, query, json!({"r": reps})).await;
+    let body = testing::graphql(&app.router, None, query, json!({"r": reps})).await;
     let selects = product_selects();
 
     let entities = body["data"]["_entities"]

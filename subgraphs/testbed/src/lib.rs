@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kit::auth::Role;
-use kit::config::HttpConfig;
-use kit::money::Currency;
-use kit::peers::Peer;
-use kit::peers::products::ProductsClient;
-use kit::peers::users::UsersClient;
-use kit::testing::{Backend, Served, TestAuth, TestDb};
+use auth::Role;
+use web::config::HttpConfig;
+use contracts::money::Currency;
+use peers::Peer;
+use peers::products::ProductsClient;
+use peers::users::UsersClient;
+use testing::{Backend, Served, TestAuth, TestDb};
 use products::domain::{NewProduct, Product};
 use products::store::{ProductStore, SqlProductStore, StockLedger};
 use users::store::{NewUser, SqlUserStore, UserStore};
@@ -96,7 +96,7 @@ impl Platform {
         UsersClient(Peer::new(
             "users",
             &self.users.url(),
-            kit::http::client().unwrap(),
+            web::http::client().unwrap(),
             self.auth.service.clone(),
         ))
     }
@@ -106,7 +106,7 @@ impl Platform {
         ProductsClient(Peer::new(
             "products",
             &self.products.url(),
-            kit::http::client().unwrap(),
+            web::http::client().unwrap(),
             self.auth.service.clone(),
         ))
     }
@@ -147,13 +147,13 @@ impl Platform {
     pub async fn deactivate(&self, id: Uuid) {
         self.products_db
             .pool
-            .execute(kit::sql::query("UPDATE products SET active = FALSE WHERE id = $1").bind(id))
+            .execute(storage::sql::query("UPDATE products SET active = FALSE WHERE id = $1").bind(id))
             .await
             .unwrap();
     }
 
     /// The users service's database.
-    pub fn users_db(&self) -> &kit::sql::Pool {
+    pub fn users_db(&self) -> &storage::sql::Pool {
         &self.users_db.pool
     }
 

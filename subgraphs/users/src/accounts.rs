@@ -7,9 +7,9 @@ use std::sync::{Arc, OnceLock};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use kit::auth::{AccessToken, Caller, Role, ServiceCaller, TokenIssuer};
-use kit::db::StoreError;
-use kit::http::ClientAddr;
+use auth::{AccessToken, Caller, Role, ServiceCaller, TokenIssuer};
+use storage::StoreError;
+use web::http::ClientAddr;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -164,7 +164,7 @@ impl Accounts {
                         .remember_address(user.id, &address_text, now, since)
                         .await
                     {
-                        tracing::warn!(error = %kit::ApiError::from(err), "could not remember the login address");
+                        tracing::warn!(error = %web::ApiError::from(err), "could not remember the login address");
                     }
                 }
                 let token = self.issuer.issue(user.id, user.role)?;
@@ -326,7 +326,7 @@ static HASHING: OnceLock<Arc<HashingPool>> = OnceLock::new();
 /// may use (`available_parallelism` honours a container's CPU quota).
 pub fn hashing_threads_from_env() -> anyhow::Result<usize> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let threads: usize = kit::config::parse_or("PASSWORD_HASHING_THREADS", cores)?;
+    let threads: usize = settings::parse_or("PASSWORD_HASHING_THREADS", cores)?;
     anyhow::ensure!(
         (1..=256).contains(&threads),
         "PASSWORD_HASHING_THREADS must be between 1 and 256"

@@ -1,6 +1,7 @@
 //! The users service's errors and the one place they map to codes.
 
-use kit::{ApiError, ErrorCode, Failure};
+use subgraph::Failure;
+use web::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,4 +37,4 @@ impl From<Error> for ApiError {
     }
 }
 
-kit::service_error!(Error);
+subgraph::service_error!(Error);

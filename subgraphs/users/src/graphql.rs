@@ -6,10 +6,10 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kit::ApiError;
-use kit::auth::{Role, Viewer};
-use kit::graphql::Batcher;
-use kit::http::ClientAddr;
+use web::ApiError;
+use auth::{Role, Viewer};
+use subgraph::Batcher;
+use web::http::ClientAddr;
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use crate::error::Error;
 pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(accounts: Arc<Accounts>) -> UsersSchema {
-    kit::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
+    subgraph::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(accounts)
         .finish()
 }

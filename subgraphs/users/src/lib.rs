@@ -14,11 +14,12 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use kit::auth::{
+use auth::{
     JwkSet, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer,
 };
-use kit::config::{DatabaseUrl, HttpConfig};
-use kit::db::StoreError;
+use storage::DatabaseUrl;
+use web::config::HttpConfig;
+use storage::StoreError;
 use secrecy::SecretString;
 
 use crate::accounts::Accounts;
@@ -52,8 +53,8 @@ impl Config {
     /// `ADMIN_PASSWORD`, `LOGIN_*`, `PASSWORD_HASHING_THREADS`.
     pub fn from_env() -> anyhow::Result<Self> {
         let admin = match (
-            kit::config::var("ADMIN_EMAIL"),
-            kit::config::secret("ADMIN_PASSWORD")?,
+            settings::var("ADMIN_EMAIL"),
+            settings::secret("ADMIN_PASSWORD")?,
         ) {
             (Some(email), Some(password)) => Some(AdminAccount { email, password }),
             (None, None) => None,
@@ -63,7 +64,7 @@ impl Config {
             http: HttpConfig::from_env(DEFAULT_PORT)?,
             database: DatabaseUrl::from_env("users.db")?,
             tokens: TokenSettings::from_env()?,
-            signing_key: kit::config::secret("JWT_PRIVATE_KEY")?,
+            signing_key: settings::secret("JWT_PRIVATE_KEY")?,
             admin,
             login_limits: throttle::LoginLimits::from_env()?,
             hashing_threads: accounts::hashing_threads_from_env()?,
@@ -139,12 +140,12 @@ impl AppState {
     }
 }
 
-impl kit::graphql::Subgraph for AppState {
+impl subgraph::graphql::Subgraph for AppState {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
     /// Each costs a password hash.
-    const EXPENSIVE_MUTATIONS: &'static [&'static str] = &["login", "register"];
+    const EXPENSIVE_MUTATIONS: &'static [&'static str] = contracts::expensive::USERS;
 
     fn schema(&self) -> &UsersSchema {
         &self.schema
@@ -159,7 +160,7 @@ impl kit::graphql::Subgraph for AppState {
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(kit::graphql::Batcher::new(graphql::UserLoader {
+        request.data(subgraph::Batcher::new(graphql::UserLoader {
             accounts: self.accounts.clone(),
             viewer,
         }))
@@ -172,5 +173,5 @@ impl kit::graphql::Subgraph for AppState {
 
 /// Every route of the service, with the shared middleware.
 pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    kit::graphql::app(state, rest::routes(), http)
+    subgraph::graphql::app(state, rest::routes(), http)
 }

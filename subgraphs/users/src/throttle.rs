@@ -72,7 +72,7 @@ impl LoginLimits {
     /// `LOGIN_MAX_BACKOFF_SECS`, `LOGIN_FAILURE_WINDOW_SECS`, `REGISTER_MAX_PER_ADDRESS` and
     /// `REGISTER_WINDOW_SECS`.
     pub fn from_env() -> anyhow::Result<Self> {
-        use kit::config::{parse_or, seconds_or};
+        use settings::{parse_or, seconds_or};
         let d = Self::default();
         let limits = Self {
             max_failures: parse_or("LOGIN_MAX_FAILURES", d.max_failures)?,
@@ -100,7 +100,7 @@ impl LoginLimits {
 /// IPv6 ones by their /64 (one host usually holds a whole /64, so per-address rules would
 /// otherwise not bind it). `None`: no address known (in-process calls).
 pub fn address_key(ip: Option<IpAddr>) -> Option<IpAddr> {
-    ip.map(kit::http::address_group)
+    ip.map(web::http::address_group)
 }
 
 /// Events within the window and attempts still in progress.

@@ -8,8 +8,8 @@ mod sql;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kit::config::DatabaseUrl;
-use kit::db::StoreError;
+use storage::DatabaseUrl;
+use storage::StoreError;
 use uuid::Uuid;
 
 use crate::domain::{Cart, Quantity};
@@ -70,10 +70,10 @@ pub trait CartStore: Send + Sync + 'static {
 pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn CartStore>> {
     match url {
         DatabaseUrl::Mongodb(_) => Ok(Arc::new(
-            MongoCartStore::open(kit::mongo::connect(url, "cart").await?).await?,
+            MongoCartStore::open(storage::mongo::connect(url, "cart").await?).await?,
         )),
         DatabaseUrl::Sqlite(_) => {
-            let pool = kit::sql::Pool::connect(url, 1).await?;
+            let pool = storage::sql::Pool::connect(url, 1).await?;
             Ok(Arc::new(SqlCartStore::open(pool).await?))
         }
         DatabaseUrl::Postgres(_) => {

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use bson::{Document, doc};
 use chrono::Utc;
-use kit::db::StoreError;
-use kit::mongo::{is_duplicate_key, time, uuid};
+use storage::StoreError;
+use storage::mongo::{is_duplicate_key, time, uuid};
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -20,12 +20,12 @@ const SCHEMA_VERSION: i32 = 1;
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CartDocument {
-    #[serde(rename = "_id", with = "kit::mongo::uuid_as_binary")]
+    #[serde(rename = "_id", with = "storage::mongo::uuid_as_binary")]
     user_id: Uuid,
     #[serde(default)]
     items: Vec<ItemDocument>,
     version: i64,
-    #[serde(with = "kit::mongo::time_as_bson")]
+    #[serde(with = "storage::mongo::time_as_bson")]
     updated_at: chrono::DateTime<Utc>,
     schema_version: i32,
     /// The last [`TAKEN_KEPT`] orders taken out of the cart (ids as text), so each is taken
@@ -37,10 +37,10 @@ struct CartDocument {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ItemDocument {
-    #[serde(with = "kit::mongo::uuid_as_binary")]
+    #[serde(with = "storage::mongo::uuid_as_binary")]
     product_id: Uuid,
     quantity: i32,
-    #[serde(with = "kit::mongo::time_as_bson")]
+    #[serde(with = "storage::mongo::time_as_bson")]
     added_at: chrono::DateTime<Utc>,
 }
 
@@ -270,6 +270,6 @@ impl CartStore for MongoCartStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        kit::mongo::ping(&self.db).await
+        storage::mongo::ping(&self.db).await
     }
 }

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kit::db::StoreError;
-use kit::sql::{Pool, Tx, query};
+use storage::StoreError;
+use storage::sql::{Pool, Tx, query};
 use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{AddOutcome, CartStore};
 use crate::domain::{Cart, CartItem, MAX_LINES, MAX_QUANTITY, Quantity};
 
-static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": ["20261129000001_carts.sql"]);
+static SQLITE: LazyLock<Migrator> = storage::migrations!("sqlite": ["20261129000001_carts.sql"]);
 
 pub struct SqlCartStore {
     db: Pool,
@@ -255,4 +255,4 @@ impl CartStore for SqlCartStore {
     }
 }
 
-kit::embedded_migrations_test!(SQLITE: "sqlite");
+storage::embedded_migrations_test!(SQLITE: "sqlite");

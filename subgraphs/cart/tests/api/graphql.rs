@@ -1,6 +1,6 @@
 //! The cart subgraph: `User.cart`, the mutations, and the references to products.
 
-use kit::testing::{Backend, graphql};
+use testing::{Backend, graphql};
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -166,5 +166,5 @@ async fn committed_sdl_matches_the_code() {
         sdl.contains("type Product @key(fields: \"id\", resolvable: false)"),
         "{sdl}"
     );
-    kit::testing::assert_committed_sdl("cart", sdl);
+    testing::assert_committed_sdl("cart", sdl);
 }

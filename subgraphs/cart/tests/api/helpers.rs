@@ -4,8 +4,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use cart::store::{CartStore, MongoCartStore, SqlCartStore};
-use kit::config::HttpConfig;
-use kit::testing::{Backend, TestDb, TestResponse};
+use web::config::HttpConfig;
+use testing::{Backend, TestDb, TestResponse};
 use testbed::Platform;
 
 /// A cart store on a database of its own (kept alive with it).
@@ -71,6 +71,6 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        kit::testing::send(&self.router, request).await
+        testing::send(&self.router, request).await
     }
 }

@@ -3,7 +3,7 @@
 //! real HTTP servers.
 
 #[macro_use]
-extern crate kit;
+extern crate testing;
 
 mod graphql;
 mod helpers;

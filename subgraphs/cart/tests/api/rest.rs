@@ -1,7 +1,7 @@
 //! The cart's REST routes: every route, bad input, ownership, and calls to users and products.
 
 use axum::http::Method;
-use kit::testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
+use testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ async fn add(
     user: Uuid,
     product: Uuid,
     quantity: i64,
-) -> kit::testing::TestResponse {
+) -> testing::TestResponse {
     let body = json!({"userId": user, "productId": product, "quantity": quantity});
     app.send(request(Method::POST, "/api/cart", Some(token), Some(&body)))
         .await
@@ -375,5 +375,5 @@ async fn orders_reads_and_empties_carts_with_the_service_credential_only() {
 #[tokio::test]
 async fn health_and_unknown_routes_answer_in_json() {
     let app = TestApp::new(Backend::Sqlite).await;
-    kit::testing::assert_health_and_fallbacks(&app.router, "cart", "/api/cart").await;
+    testing::assert_health_and_fallbacks(&app.router, "cart", "/api/cart").await;
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use cart::domain::{MAX_LINES, MAX_QUANTITY, Quantity};
 use cart::store::AddOutcome;
-use kit::testing::Backend;
+use testing::Backend;
 use uuid::Uuid;
 
 use crate::helpers::TestStore;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kit::config::DatabaseUrl;
-use kit::db::StoreError;
-use kit::pagination::Page;
+use storage::DatabaseUrl;
+use storage::StoreError;
+use web::pagination::Page;
 use uuid::Uuid;
 
 use crate::domain::{Lease, Order, OrderStatus, StockState};
@@ -73,10 +73,10 @@ pub trait OrderStore: Send + Sync + 'static {
 pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn OrderStore>> {
     match url {
         DatabaseUrl::Mongodb(_) => Ok(Arc::new(
-            MongoOrderStore::open(kit::mongo::connect(url, "orders").await?).await?,
+            MongoOrderStore::open(storage::mongo::connect(url, "orders").await?).await?,
         )),
         DatabaseUrl::Sqlite(_) => {
-            let pool = kit::sql::Pool::connect(url, 1).await?;
+            let pool = storage::sql::Pool::connect(url, 1).await?;
             Ok(Arc::new(SqlOrderStore::open(pool).await?))
         }
         DatabaseUrl::Postgres(_) => {

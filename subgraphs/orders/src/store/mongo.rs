@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use bson::{Bson, doc};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use kit::db::StoreError;
-use kit::mongo::{is_duplicate_key, time, uuid};
-use kit::pagination::Page;
+use storage::StoreError;
+use storage::mongo::{is_duplicate_key, time, uuid};
+use web::pagination::Page;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -26,9 +26,9 @@ const SCHEMA_VERSION: i32 = 1;
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OrderDocument {
-    #[serde(rename = "_id", with = "kit::mongo::uuid_as_binary")]
+    #[serde(rename = "_id", with = "storage::mongo::uuid_as_binary")]
     id: Uuid,
-    #[serde(with = "kit::mongo::uuid_as_binary")]
+    #[serde(with = "storage::mongo::uuid_as_binary")]
     user_id: Uuid,
     status: String,
     lines: Vec<LineDocument>,
@@ -42,9 +42,9 @@ struct OrderDocument {
     stock: String,
     cart_version: i64,
     cart_done: bool,
-    #[serde(with = "kit::mongo::time_as_bson")]
+    #[serde(with = "storage::mongo::time_as_bson")]
     created_at: DateTime<Utc>,
-    #[serde(with = "kit::mongo::time_as_bson")]
+    #[serde(with = "storage::mongo::time_as_bson")]
     updated_at: DateTime<Utc>,
     schema_version: i32,
 }
@@ -52,7 +52,7 @@ struct OrderDocument {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LineDocument {
-    #[serde(with = "kit::mongo::uuid_as_binary")]
+    #[serde(with = "storage::mongo::uuid_as_binary")]
     product_id: Uuid,
     name: String,
     quantity: i32,
@@ -152,13 +152,13 @@ impl TryFrom<OrderDocument> for Order {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LeaseDocument {
-    #[serde(rename = "_id", with = "kit::mongo::uuid_as_binary")]
+    #[serde(rename = "_id", with = "storage::mongo::uuid_as_binary")]
     user_id: Uuid,
-    #[serde(with = "kit::mongo::uuid_as_binary")]
+    #[serde(with = "storage::mongo::uuid_as_binary")]
     order_id: Uuid,
     #[serde(default)]
     idempotency_key: Option<String>,
-    #[serde(with = "kit::mongo::time_as_bson")]
+    #[serde(with = "storage::mongo::time_as_bson")]
     expires_at: DateTime<Utc>,
 }
 
@@ -405,6 +405,6 @@ impl OrderStore for MongoOrderStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        kit::mongo::ping(&self.db).await
+        storage::mongo::ping(&self.db).await
     }
 }

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kit::db::StoreError;
-use kit::pagination::Page;
-use kit::sql::{Pool, Row, placeholders, query};
+use storage::StoreError;
+use web::pagination::Page;
+use storage::sql::{Pool, Row, placeholders, query};
 use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
@@ -15,7 +15,7 @@ use crate::domain::{
     Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
 };
 
-static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": ["20261129000001_orders.sql"]);
+static SQLITE: LazyLock<Migrator> = storage::migrations!("sqlite": ["20261129000001_orders.sql"]);
 
 const COLUMNS: &str = "id, user_id, status, total_minor, currency, street, city, postal_code, \
     country, payment_method, idempotency_key, request_hash, stock, cart_version, cart_done, \
@@ -77,7 +77,7 @@ impl SqlOrderStore {
             .collect()
     }
 
-    async fn one(&self, select: kit::sql::Query<'_>) -> Result<Option<Order>, StoreError> {
+    async fn one(&self, select: storage::sql::Query<'_>) -> Result<Option<Order>, StoreError> {
         let rows = self.db.fetch_all(select).await?;
         Ok(self.with_lines(rows).await?.pop())
     }
@@ -366,4 +366,4 @@ impl OrderStore for SqlOrderStore {
     }
 }
 
-kit::embedded_migrations_test!(SQLITE: "sqlite");
+storage::embedded_migrations_test!(SQLITE: "sqlite");

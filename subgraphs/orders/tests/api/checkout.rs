@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kit::testing::Backend;
+use testing::Backend;
 use orders::checkout::{Checkout, Step};
 use orders::domain::{OrderStatus, StockState};
 use uuid::Uuid;
 
-use crate::helpers::{Options, TestApp, body};
+use crate::helpers::{Generic404, Options, TestApp, body};
 
 on_each_backend!([sqlite, mongodb] {
     the_same_key_places_one_order,
@@ -199,9 +199,9 @@ async fn a_checkout_killed_after_reserving_strands_nothing_and_can_be_retried() 
     assert_eq!(app.ledger(p.id).await.on_hand, 8);
     // The same key again, on a service that does not die: placed once.
     let healthy = Checkout::new(app.db.store.clone(), app.peers(), Duration::from_secs(60));
-    let caller = kit::auth::Caller {
+    let caller = auth::Caller {
         user_id: user,
-        role: kit::auth::Role::Customer,
+        role: auth::Role::Customer,
     };
     let request = checkout_request(user, Some("retry-me"));
     let placed = healthy.place(&caller, request.clone()).await.unwrap();
@@ -410,9 +410,9 @@ async fn a_checkout_first_finishes_the_previous_orders_cart() {
     // The next checkout (a healthy process, same store and services) finds the first order
     // unfinished, finishes it, and then finds the cart empty.
     let healthy = Checkout::new(app.db.store.clone(), app.peers(), Duration::from_secs(60));
-    let caller = kit::auth::Caller {
+    let caller = auth::Caller {
         user_id: user,
-        role: kit::auth::Role::Customer,
+        role: auth::Role::Customer,
     };
     let err = healthy
         .place(&caller, checkout_request(user, None))
@@ -556,5 +556,107 @@ async fn a_retry_answers_as_its_checkout_did() {
             );
             app.assert_stock_accounted(p.id, 5).await;
         }
+    }
+}
+
+/// The 404 trap: a confirm that meets a 404 for a route products does not serve (an older
+/// version mid-rollout, a proxy, a wrong base path) is no answer. The order stays pending with
+/// its stock held, and the reconciler confirms it once products answers again.
+#[tokio::test]
+async fn a_generic_404_on_confirm_leaves_the_order_pending_until_products_is_back() {
+    for answer in [Generic404::RouteNotFound, Generic404::OldFallback, Generic404::Proxy] {
+        let app = TestApp::with(
+            Backend::Sqlite,
+            Options {
+                products_stand_in: true,
+                ..Options::default()
+            },
+        )
+        .await;
+        let stand_in = app.stand_in.as_ref().unwrap();
+        let (user, token) = app.customer("rollout@example.com").await;
+        let p = app.product("Kettle", 2_500, 5).await;
+        app.fill_cart(user, p.id, 2).await;
+
+        stand_in.answer_404(Some(answer));
+        app.place(&token, user, None)
+            .await
+            .assert_error(503, "SERVICE_UNAVAILABLE");
+        let (orders, _) = app.db.store.for_user(user, Default::default()).await.unwrap();
+        assert_eq!(
+            (orders.len(), orders[0].status, orders[0].stock),
+            (1, OrderStatus::Pending, StockState::Held),
+            "{answer:?}: the order is neither cancelled nor confirmed"
+        );
+        let ledger = app.ledger(p.id).await;
+        assert_eq!((ledger.on_hand, ledger.held, ledger.sold), (3, 2, 0), "{answer:?}");
+        app.assert_stock_accounted(p.id, 5).await;
+        // Still broken: the reconciler changes nothing.
+        app.checkout.reconcile(Duration::ZERO).await.unwrap();
+        let order = app.db.store.get(orders[0].id).await.unwrap().unwrap();
+        assert_eq!((order.status, order.stock), (OrderStatus::Pending, StockState::Held));
+
+        stand_in.answer_404(None);
+        app.checkout.reconcile(Duration::ZERO).await.unwrap();
+        let order = app.db.store.get(orders[0].id).await.unwrap().unwrap();
+        assert_eq!(
+            (order.status, order.stock, order.cart_done),
+            (OrderStatus::Pending, StockState::Confirmed, true),
+            "{answer:?}"
+        );
+        let ledger = app.ledger(p.id).await;
+        assert_eq!((ledger.on_hand, ledger.held, ledger.sold), (3, 0, 2), "{answer:?}");
+        app.assert_stock_accounted(p.id, 5).await;
+    }
+}
+
+/// The same trap on the way back: a cancelled order whose release meets a generic 404 still owes
+/// the release (products still holds its stock); the reconciler returns the stock once products
+/// answers, and only then is the stock recorded as back.
+#[tokio::test]
+async fn a_generic_404_on_release_keeps_the_release_owed_until_products_is_back() {
+    for answer in [Generic404::RouteNotFound, Generic404::OldFallback, Generic404::Proxy] {
+        let app = TestApp::with(
+            Backend::Sqlite,
+            Options {
+                products_stand_in: true,
+                ..Options::default()
+            },
+        )
+        .await;
+        let stand_in = app.stand_in.as_ref().unwrap();
+        let (user, token) = app.customer("changed-mind@example.com").await;
+        let p = app.product("Toaster", 4_000, 5).await;
+        app.fill_cart(user, p.id, 3).await;
+        let placed = app.place(&token, user, None).await;
+        assert_eq!(placed.status, 201, "{}", String::from_utf8_lossy(&placed.body));
+        let id = body(&placed)["id"].as_str().unwrap().to_owned();
+
+        stand_in.answer_404(Some(answer));
+        let cancelled = app.set_status(&token, &id, "cancelled").await;
+        assert_eq!(cancelled.status, 200, "{}", String::from_utf8_lossy(&cancelled.body));
+        assert_eq!(body(&cancelled)["status"], "cancelled");
+        let order = app.db.store.get(id.parse().unwrap()).await.unwrap().unwrap();
+        assert!(
+            !order.stock.is_back(),
+            "{answer:?}: recorded as released while products still holds it: {order:?}"
+        );
+        let ledger = app.ledger(p.id).await;
+        assert_eq!((ledger.on_hand, ledger.sold), (2, 3), "{answer:?}: not yet back");
+        app.checkout.reconcile(Duration::ZERO).await.unwrap();
+        assert_eq!(app.ledger(p.id).await.on_hand, 2, "{answer:?}: still owed");
+
+        stand_in.answer_404(None);
+        app.checkout.reconcile(Duration::ZERO).await.unwrap();
+        let order = app.db.store.get(id.parse().unwrap()).await.unwrap().unwrap();
+        assert_eq!(
+            (order.status, order.stock),
+            (OrderStatus::Cancelled, StockState::Released),
+            "{answer:?}"
+        );
+        let ledger = app.ledger(p.id).await;
+        assert_eq!((ledger.on_hand, ledger.held, ledger.sold), (5, 0, 0), "{answer:?}");
+        app.assert_stock_accounted(p.id, 5).await;
+        assert_eq!(app.checkout.reconcile(Duration::ZERO).await.unwrap(), 0, "nothing owed");
     }
 }

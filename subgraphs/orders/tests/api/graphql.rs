@@ -1,7 +1,7 @@
 //! The orders subgraph: `placeOrder`, `User.orders`, `order`, the status mutations, and the
 //! `Order` entity's privacy.
 
-use kit::testing::{Backend, graphql};
+use testing::{Backend, graphql};
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -104,9 +104,9 @@ async fn two_checkouts_in_one_request_are_refused() {
     let doc =
         format!("mutation {{ a: placeOrder({input}) {{ id }} b: placeOrder({input}) {{ id }} }}");
     let body = json!({"query": doc});
-    let response = kit::testing::send(
+    let response = testing::send(
         &app.router,
-        kit::testing::request(
+        testing::request(
             axum::http::Method::POST,
             "/graphql",
             Some(&token),
@@ -127,7 +127,7 @@ async fn committed_sdl_matches_the_code() {
     let body = graphql(&app.router, None, "{ _service { sdl } }", json!({})).await;
     let sdl = body["data"]["_service"]["sdl"].as_str().unwrap();
     assert!(sdl.contains("type Order @key(fields: \"id\")"), "{sdl}");
-    kit::testing::assert_committed_sdl("orders", sdl);
+    testing::assert_committed_sdl("orders", sdl);
 }
 
 /// Attacker finding 3: 900 representations of one user, each selecting a hundred orders, ran

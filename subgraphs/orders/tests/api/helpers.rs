@@ -7,12 +7,13 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use cart::store::{CartStore, SqlCartStore};
 use chrono::{DateTime, Utc};
-use kit::config::HttpConfig;
-use kit::db::StoreError;
-use kit::pagination::Page;
-use kit::peers::Peer;
-use kit::peers::cart::CartClient;
-use kit::testing::{Backend, Served, TestDb, TestResponse};
+use web::config::HttpConfig;
+use storage::StoreError;
+use web::pagination::Page;
+use peers::Peer;
+use peers::cart::CartClient;
+use peers::products::ProductsClient;
+use testing::{Backend, Served, TestDb, TestResponse};
 use orders::checkout::{Checkout, Crash, Peers};
 use orders::domain::{Lease, Order, OrderStatus, StockState};
 use orders::store::{MongoOrderStore, OrderStore, SqlOrderStore};
@@ -54,6 +55,99 @@ pub struct Options {
     pub die_at: Option<orders::checkout::Step>,
     /// Every order insert fails, as a database that went away would.
     pub failing_inserts: bool,
+    /// orders calls products through a [`StandIn`] that can answer a generic 404.
+    pub products_stand_in: bool,
+}
+
+/// What a [`StandIn`] answers for reservation confirms and releases while it is "broken": the
+/// 404 of something that does not serve the route, never the contract's refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generic404 {
+    /// A server without the route, in the shared error shape (our own fallback).
+    RouteNotFound,
+    /// An older products without the route: its fallback said `NOT_FOUND`.
+    OldFallback,
+    /// A proxy or ingress: plain text, no error shape.
+    Proxy,
+}
+
+/// A products stand-in: forwards every request to the real products server, except confirms
+/// and releases while [`StandIn::answer_404`] is set, which get a generic 404 instead.
+pub struct StandIn {
+    pub served: Served,
+    broken: Arc<std::sync::Mutex<Option<Generic404>>>,
+}
+
+impl StandIn {
+    async fn start(products: String) -> Self {
+        let broken: Arc<std::sync::Mutex<Option<Generic404>>> = Default::default();
+        let state = (reqwest::Client::new(), products, broken.clone());
+        let app = Router::new()
+            .fallback(forward)
+            .with_state(state);
+        Self {
+            served: Served::start(app).await,
+            broken,
+        }
+    }
+
+    /// From now on, confirms and releases get `answer` (or, with `None`, reach products).
+    pub fn answer_404(&self, answer: Option<Generic404>) {
+        *self.broken.lock().unwrap() = answer;
+    }
+}
+
+type StandInState = (
+    reqwest::Client,
+    String,
+    Arc<std::sync::Mutex<Option<Generic404>>>,
+);
+
+async fn forward(
+    axum::extract::State((http, products, broken)): axum::extract::State<StandInState>,
+    request: Request<Body>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path().to_owned();
+    let settling = path.ends_with("/confirm") || path.ends_with("/release");
+    if let (true, Some(answer)) = (settling, *broken.lock().unwrap()) {
+        let status = axum::http::StatusCode::NOT_FOUND;
+        let json = axum::http::HeaderValue::from_static("application/json");
+        return match answer {
+            Generic404::RouteNotFound => (
+                status,
+                [(axum::http::header::CONTENT_TYPE, json)],
+                r#"{"error":{"code":"ROUTE_NOT_FOUND","message":"no such route"}}"#,
+            )
+                .into_response(),
+            Generic404::OldFallback => (
+                status,
+                [(axum::http::header::CONTENT_TYPE, json)],
+                r#"{"error":{"code":"NOT_FOUND","message":"no such route"}}"#,
+            )
+                .into_response(),
+            Generic404::Proxy => (status, "404 page not found").into_response(),
+        };
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let mut outbound = http.request(parts.method, format!("{products}{path}"));
+    for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
+        if let Some(value) = parts.headers.get(&name) {
+            outbound = outbound.header(name, value);
+        }
+    }
+    let answer = outbound.body(body).send().await.unwrap();
+    let status = answer.status();
+    let content_type = answer.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+    let bytes = answer.bytes().await.unwrap();
+    let mut response = (status, bytes).into_response();
+    if let Some(content_type) = content_type {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, content_type);
+    }
+    response
 }
 
 /// The orders app in-process; users, products and cart as real HTTP servers.
@@ -64,6 +158,8 @@ pub struct TestApp {
     pub cart_store: Arc<dyn CartStore>,
     pub cart: Served,
     pub platform: Platform,
+    /// In front of products when the test asked for it.
+    pub stand_in: Option<StandIn>,
     _cart_db: TestDb,
 }
 
@@ -140,14 +236,22 @@ impl OrderStore for FailingInserts {
     }
 }
 
-fn peers(platform: &Platform, cart: &Served) -> Peers {
+fn peers(platform: &Platform, cart: &Served, stand_in: Option<&StandIn>) -> Peers {
     Peers {
         users: platform.users_client(),
-        products: platform.products_client(),
+        products: match stand_in {
+            Some(stand_in) => ProductsClient(Peer::new(
+                "products",
+                &stand_in.served.url(),
+                web::http::client().unwrap(),
+                platform.auth.service.clone(),
+            )),
+            None => platform.products_client(),
+        },
         cart: CartClient(Peer::new(
             "cart",
             &cart.url(),
-            kit::http::client().unwrap(),
+            web::http::client().unwrap(),
             platform.auth.service.clone(),
         )),
     }
@@ -173,7 +277,11 @@ impl TestApp {
             platform.auth.service.clone(),
         );
         let cart = Served::start(cart::app(cart_state, &HttpConfig::with_port(0))).await;
-        let peers = peers(&platform, &cart);
+        let stand_in = match options.products_stand_in {
+            true => Some(StandIn::start(platform.products.url()).await),
+            false => None,
+        };
+        let peers = peers(&platform, &cart, stand_in.as_ref());
         let db = TestStore::new(backend).await;
         let store: Arc<dyn OrderStore> = if options.failing_inserts {
             Arc::new(FailingInserts(db.store.clone()))
@@ -203,6 +311,7 @@ impl TestApp {
             cart_store,
             cart,
             platform,
+            stand_in,
             _cart_db: cart_db,
         }
     }
@@ -238,11 +347,11 @@ impl TestApp {
     /// Clients of the services checkout calls, for another `Checkout` on the same store (a
     /// process restarted after a crash).
     pub fn peers(&self) -> Peers {
-        peers(&self.platform, &self.cart)
+        peers(&self.platform, &self.cart, self.stand_in.as_ref())
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        kit::testing::send(&self.router, request).await
+        testing::send(&self.router, request).await
     }
 
     /// Puts `quantity` of `product` in the user's cart.
@@ -269,7 +378,7 @@ impl TestApp {
             "paymentMethod": "credit_card",
         });
         let mut request =
-            kit::testing::request(Method::POST, "/api/orders", Some(token), Some(&body));
+            testing::request(Method::POST, "/api/orders", Some(token), Some(&body));
         if let Some(key) = key {
             request
                 .headers_mut()
@@ -280,7 +389,7 @@ impl TestApp {
 
     /// Changes an order's status as `token`.
     pub async fn set_status(&self, token: &str, order: &str, status: &str) -> TestResponse {
-        self.send(kit::testing::request(
+        self.send(testing::request(
             Method::PUT,
             &format!("/api/orders/{order}/status"),
             Some(token),
@@ -325,7 +434,7 @@ impl TestApp {
         let rows = self
             .platform
             .users_db()
-            .fetch_all(kit::sql::query("SELECT id FROM users"))
+            .fetch_all(storage::sql::query("SELECT id FROM users"))
             .await
             .unwrap();
         rows.iter().map(|r| r.get("id").unwrap()).collect()

@@ -2,7 +2,7 @@
 //! run the same body against each backend; users, products and cart run as real HTTP servers.
 
 #[macro_use]
-extern crate kit;
+extern crate testing;
 
 mod checkout;
 mod graphql;

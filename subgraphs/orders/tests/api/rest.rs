@@ -1,7 +1,7 @@
 //! The orders REST routes: every route, bad input, ownership and the status table.
 
 use axum::http::Method;
-use kit::testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
+use testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -284,5 +284,5 @@ async fn bad_checkouts_get_a_clear_4xx_and_write_nothing() {
 #[tokio::test]
 async fn health_and_unknown_routes_answer_in_json() {
     let app = TestApp::new(Backend::Sqlite).await;
-    kit::testing::assert_health_and_fallbacks(&app.router, "orders", "/api/orders").await;
+    testing::assert_health_and_fallbacks(&app.router, "orders", "/api/orders").await;
 }

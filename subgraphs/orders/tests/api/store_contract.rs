@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use kit::db::StoreError;
-use kit::pagination::Page;
-use kit::testing::Backend;
+use storage::StoreError;
+use web::pagination::Page;
+use testing::Backend;
 use orders::domain::{
     Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
 };
@@ -24,7 +24,7 @@ on_each_backend!([sqlite, mongodb] {
 });
 
 fn order(user: Uuid, key: Option<&str>) -> Order {
-    let now = kit::mongo::millis(Utc::now());
+    let now = storage::mongo::millis(Utc::now());
     Order {
         id: Uuid::now_v7(),
         user_id: user,
@@ -271,7 +271,7 @@ async fn orders_are_read_many_at_once_and_unsettled_per_user(backend: Backend) {
 async fn one_checkout_claim_per_user_until_released_or_expired(backend: Backend) {
     let db = TestStore::new(backend).await;
     let user = Uuid::new_v4();
-    let now = kit::mongo::millis(Utc::now());
+    let now = storage::mongo::millis(Utc::now());
     let lease = |key: Option<&str>, secs: i64| Lease {
         order_id: Uuid::now_v7(),
         key: key.map(str::to_owned),

@@ -3,12 +3,12 @@
 mod reservation;
 
 use chrono::{DateTime, Utc};
-use kit::money::Currency;
+use contracts::money::Currency;
 use uuid::Uuid;
 
 pub use reservation::{MAX_HOLD, Reservation, ReservationRequest, ReservationStatus, ReservedLine};
 
-pub use kit::Invalid;
+pub use web::Invalid;
 
 /// The one folding rule for searching, filtering and sorting by text, applied by the service on
 /// every backend alike (the databases' own `lower()` and collations disagree beyond ASCII):
@@ -93,7 +93,7 @@ impl NewProduct {
             None => Currency::USD,
             Some(code) => code
                 .parse()
-                .map_err(|e: kit::money::MoneyError| Invalid(e.to_string()))?,
+                .map_err(|e: contracts::money::MoneyError| Invalid(e.to_string()))?,
         };
         let stock = i32::try_from(draft.stock)
             .ok()
@@ -188,7 +188,7 @@ impl Sort {
 /// Which products to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProductQuery {
-    pub page: kit::pagination::Page,
+    pub page: web::pagination::Page,
     pub category: Option<String>,
     /// Case-insensitive substring of the name.
     pub search: Option<String>,
@@ -197,7 +197,7 @@ pub struct ProductQuery {
 
 impl ProductQuery {
     pub fn new(
-        page: kit::pagination::Page,
+        page: web::pagination::Page,
         category: Option<&str>,
         search: Option<&str>,
         sort: Sort,

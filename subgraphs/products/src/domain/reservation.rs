@@ -2,14 +2,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kit::money::Currency;
+use contracts::money::Currency;
 use uuid::Uuid;
 
 use super::Invalid;
 
 pub const MAX_LINES: usize = 100;
 pub const MAX_QUANTITY: i32 = 1_000;
-pub use kit::peers::products::MAX_HOLD;
+pub use contracts::products::MAX_HOLD;
 
 /// Stock to hold for an order, all or nothing, until it is confirmed or the hold expires. Lines
 /// for the same product are merged and sorted by product id, so two reservations lock rows in

@@ -1,10 +1,10 @@
 //! Products and reservations in PostgreSQL or SQLite: the same statements on both (see
-//! [`kit::sql`]).
+//! [`storage::sql`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kit::db::StoreError;
-use kit::sql::{Pool, Row, Tx, placeholders, query};
+use storage::StoreError;
+use storage::sql::{Pool, Row, Tx, placeholders, query};
 use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
@@ -16,12 +16,12 @@ use crate::domain::{
     ReservationStatus, ReservedLine, StockDelta, fold,
 };
 
-static POSTGRES: LazyLock<Migrator> = kit::migrations!("postgres": [
+static POSTGRES: LazyLock<Migrator> = storage::migrations!("postgres": [
     "20261123000001_products.sql",
     "20261129000001_folded_names.sql",
     "20261129000002_two_phase_reservations.sql",
 ]);
-static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": [
+static SQLITE: LazyLock<Migrator> = storage::migrations!("sqlite": [
     "20261123000001_products.sql",
     "20261129000001_folded_names.sql",
     "20261129000002_two_phase_reservations.sql",
@@ -504,4 +504,4 @@ impl ProductStore for SqlProductStore {
     }
 }
 
-kit::embedded_migrations_test!(POSTGRES: "postgres", SQLITE: "sqlite");
+storage::embedded_migrations_test!(POSTGRES: "postgres", SQLITE: "sqlite");

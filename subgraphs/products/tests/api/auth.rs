@@ -1,10 +1,10 @@
 //! Who may do what on the products routes.
 
 use axum::http::Method;
-use kit::testing::request;
+use testing::request;
 use serde_json::json;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -43,7 +43,7 @@ async fn writes_need_a_valid_admin_token() {
 
     let forged = [
         app.auth
-            .expired_token(uuid::Uuid::new_v4(), kit::auth::Role::Admin),
+            .expired_token(uuid::Uuid::new_v4(), auth::Role::Admin),
         app.auth.alg_none_token(),
         app.auth.hs256_with_public_key_token(),
         app.auth.foreign_token(),
@@ -62,7 +62,7 @@ async fn writes_need_a_valid_admin_token() {
             .await;
         response.assert_error(401, "UNAUTHENTICATED");
     }
-    let basic = kit::testing::raw_request(
+    let basic = testing::raw_request(
         Method::POST,
         "/api/products",
         None,

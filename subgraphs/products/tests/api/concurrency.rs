@@ -1,11 +1,11 @@
 //! Concurrent writers never oversell.
 
 use axum::http::{Method, StatusCode};
-use kit::testing::request;
+use testing::request;
 use serde_json::json;
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 

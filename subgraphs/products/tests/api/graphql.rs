@@ -1,10 +1,10 @@
 //! The products subgraph over GraphQL.
 
-use kit::testing::graphql;
+use testing::graphql;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -144,7 +144,7 @@ async fn entities_resolve_in_input_order_with_null_for_unknown() {
 #[tokio::test]
 async fn malformed_graphql_requests_get_graphql_errors() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let bad = kit::testing::raw_request(
+    let bad = testing::raw_request(
         axum::http::Method::POST,
         "/graphql",
         None,
@@ -166,7 +166,7 @@ async fn malformed_graphql_requests_get_graphql_errors() {
 async fn committed_sdl_matches_the_code() {
     let app = TestApp::new(Backend::Sqlite).await;
     let body = graphql(&app.router, None, "{ _service { sdl } }", json!({})).await;
-    kit::testing::assert_committed_sdl(
+    testing::assert_committed_sdl(
         "products",
         body["data"]["_service"]["sdl"].as_str().unwrap(),
     );
@@ -202,7 +202,7 @@ async fn every_graphql_error_carries_a_code() {
     for (query, variables, status, code) in cases {
         let body = json!({"query": query, "variables": variables});
         let response = app
-            .send(kit::testing::request(
+            .send(testing::request(
                 axum::http::Method::POST,
                 "/graphql",
                 None,
@@ -220,7 +220,7 @@ async fn every_graphql_error_carries_a_code() {
         );
     }
     // A cursor crafted at u64::MAX neither overflows (500) nor wraps to the first page.
-    let last = kit::pagination::encode_cursor(u64::MAX);
+    let last = web::pagination::encode_cursor(u64::MAX);
     let body = graphql(
         &app.router,
         None,

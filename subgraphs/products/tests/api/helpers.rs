@@ -3,9 +3,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use kit::config::HttpConfig;
-use kit::money::Currency;
-use kit::testing::{Backend, TestAuth, TestDb, TestResponse};
+use web::config::HttpConfig;
+use contracts::money::Currency;
+use testing::{Backend, TestAuth, TestDb, TestResponse};
 use products::domain::{NewProduct, Product};
 use products::store::{ProductStore, SqlProductStore};
 use uuid::Uuid;
@@ -86,13 +86,13 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        kit::testing::send(&self.router, request).await
+        testing::send(&self.router, request).await
     }
 
     /// `POST /internal/reservations` with `body`, as a service.
     pub async fn reserve(&self, body: &serde_json::Value) -> TestResponse {
         let token = self.service_token();
-        self.send(kit::testing::request(
+        self.send(testing::request(
             axum::http::Method::POST,
             "/internal/reservations",
             Some(&token),

@@ -1,11 +1,11 @@
 //! The internal reservation endpoints the orders service calls.
 
 use axum::http::{Method, StatusCode};
-use kit::testing::request;
+use testing::request;
 use serde_json::json;
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -87,11 +87,11 @@ async fn reserve_replay_and_release_over_http() {
     // Released (the order was cancelled), it can no longer be confirmed.
     app.send(request(Method::POST, &confirm_uri, Some(&service), None))
         .await
-        .assert_error(409, "CONFLICT");
+        .assert_error(409, "RESERVATION_RELEASED");
     // Retried after its release, the reservation is a 409, never a 2xx an orders service could
     // take for "stock held"; and it takes nothing.
     let retried = app.reserve(&body).await;
-    retried.assert_error(409, "CONFLICT");
+    retried.assert_error(409, "RESERVATION_RELEASED");
     assert!(
         retried.json()["error"]["message"]
             .as_str()
@@ -106,10 +106,17 @@ async fn reserve_replay_and_release_over_http() {
         (5, 5)
     );
 
-    let unknown = format!("/internal/reservations/{}/release", Uuid::new_v4());
-    app.send(request(Method::POST, &unknown, Some(&service), None))
+    // An order id products never reserved for: the contract's own code, which orders can tell
+    // from a 404 for a route products does not serve.
+    for action in ["release", "confirm"] {
+        let unknown = format!("/internal/reservations/{}/{action}", Uuid::new_v4());
+        app.send(request(Method::POST, &unknown, Some(&service), None))
+            .await
+            .assert_error(404, "RESERVATION_NOT_FOUND");
+    }
+    app.send(request(Method::POST, "/internal/reservations/x/y/z", Some(&service), None))
         .await
-        .assert_error(404, "NOT_FOUND");
+        .assert_error(404, "ROUTE_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -166,7 +173,7 @@ async fn only_services_reach_internal_endpoints() {
         response.assert_error(403, "FORBIDDEN");
     }
     let other_secret =
-        kit::auth::ServiceAuth::new("orders", &kit::auth::ServiceAuth::generate_secret()).unwrap();
+        auth::ServiceAuth::new("orders", &auth::ServiceAuth::generate_secret()).unwrap();
     let foreign = other_secret.mint().unwrap();
     app.send(request(
         Method::POST,

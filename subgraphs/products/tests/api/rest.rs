@@ -1,11 +1,11 @@
 //! The public and admin REST routes: happy paths and bad input.
 
 use axum::http::{Method, StatusCode};
-use kit::testing::{raw_request, request};
+use testing::{raw_request, request};
 use serde_json::json;
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -341,7 +341,7 @@ async fn stock_delta_applies_or_refuses_without_writing() {
 #[tokio::test]
 async fn health_and_unknown_routes_answer_in_json() {
     let app = app().await;
-    kit::testing::assert_health_and_fallbacks(&app.router, "products", "/api/products").await;
+    testing::assert_health_and_fallbacks(&app.router, "products", "/api/products").await;
 }
 
 #[tokio::test]
@@ -351,15 +351,15 @@ async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
     let admin = app.auth.admin_token();
     let service = app.service_token();
     let stock = format!("/api/products/{}/stock", p.id);
-    kit::testing::assert_rejects_bad_bodies(
+    testing::assert_rejects_bad_bodies(
         &app.router,
         Method::POST,
         "/api/products",
         Some(&admin),
     )
     .await;
-    kit::testing::assert_rejects_bad_bodies(&app.router, Method::PUT, &stock, Some(&admin)).await;
-    kit::testing::assert_rejects_bad_bodies(
+    testing::assert_rejects_bad_bodies(&app.router, Method::PUT, &stock, Some(&admin)).await;
+    testing::assert_rejects_bad_bodies(
         &app.router,
         Method::POST,
         "/internal/reservations",
@@ -413,7 +413,7 @@ async fn random_bodies_never_cause_a_server_error() {
         "stock",
         "category",
     ];
-    kit::testing::assert_garbage_never_breaks(
+    testing::assert_garbage_never_breaks(
         &app.router,
         Method::POST,
         "/api/products",
@@ -423,7 +423,7 @@ async fn random_bodies_never_cause_a_server_error() {
     )
     .await;
     let stock = format!("/api/products/{}/stock", p.id);
-    kit::testing::assert_garbage_never_breaks(
+    testing::assert_garbage_never_breaks(
         &app.router,
         Method::PUT,
         &stock,
@@ -433,7 +433,7 @@ async fn random_bodies_never_cause_a_server_error() {
     )
     .await;
     let reserve = ["orderId", "items"];
-    kit::testing::assert_garbage_never_breaks(
+    testing::assert_garbage_never_breaks(
         &app.router,
         Method::POST,
         "/internal/reservations",

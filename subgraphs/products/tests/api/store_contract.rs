@@ -4,7 +4,7 @@ use products::domain::{ProductQuery, ReservationRequest, ReservationStatus, Sort
 use products::store::{ReserveOutcome, StockChange};
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestStore;
 
@@ -79,7 +79,7 @@ async fn list_filters_counts_and_pages(backend: Backend) {
             .await;
     }
     db.product_in("Coffee", 500, 1, "Grocery").await;
-    let page = kit::pagination::Page::new(Some(2), Some(1)).unwrap();
+    let page = web::pagination::Page::new(Some(2), Some(1)).unwrap();
     let query = ProductQuery::new(page, Some("electronics"), None, Sort::PriceAsc).unwrap();
     let listing = db.store.list(&query).await.unwrap();
     assert_eq!(listing.total, 5);
@@ -166,7 +166,7 @@ async fn sorts_are_total_and_pages_never_overlap(backend: Backend) {
     }
     let mut seen = Vec::new();
     for offset in (0..7).step_by(3) {
-        let page = kit::pagination::Page::new(Some(3), Some(offset)).unwrap();
+        let page = web::pagination::Page::new(Some(3), Some(offset)).unwrap();
         let query = ProductQuery::new(page, None, None, Sort::NameAsc).unwrap();
         seen.extend(
             db.store

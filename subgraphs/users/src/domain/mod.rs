@@ -4,13 +4,13 @@ mod email;
 mod password;
 
 use chrono::{DateTime, Utc};
-use kit::auth::Role;
+use auth::Role;
 use uuid::Uuid;
 
 pub use email::Email;
 pub use password::Password;
 
-pub use kit::Invalid;
+pub use web::Invalid;
 
 /// A user as stored, without the password hash.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Where users live: the trait, and its adapter on the SQL backends (PostgreSQL and SQLite, one
-//! body of code through [`kit::sql`]); every adapter passes the contract in
+//! body of code through [`storage::sql`]); every adapter passes the contract in
 //! `tests/api/store_contract.rs`.
 
 mod sql;
@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kit::auth::Role;
-use kit::config::DatabaseUrl;
-use kit::db::StoreError;
+use auth::Role;
+use storage::DatabaseUrl;
+use storage::StoreError;
 use uuid::Uuid;
 
 use crate::domain::{Email, Name, User};
@@ -68,7 +68,7 @@ pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
     match url {
         DatabaseUrl::Postgres(_) | DatabaseUrl::Sqlite(_) => {
             let pool =
-                kit::sql::Pool::connect(url, kit::config::database_max_connections()?).await?;
+                storage::sql::Pool::connect(url, settings::database_max_connections()?).await?;
             Ok(Arc::new(SqlUserStore::open(pool).await?))
         }
         DatabaseUrl::Mongodb(_) => {

@@ -1,9 +1,9 @@
-//! Users in PostgreSQL or SQLite: the same statements on both (see [`kit::sql`]).
+//! Users in PostgreSQL or SQLite: the same statements on both (see [`storage::sql`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kit::db::StoreError;
-use kit::sql::{Pool, Row, placeholders, query};
+use storage::StoreError;
+use storage::sql::{Pool, Row, placeholders, query};
 use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
@@ -12,11 +12,11 @@ use uuid::Uuid;
 use super::{Credentials, NewUser, UserStore};
 use crate::domain::{Email, Name, User};
 
-static POSTGRES: LazyLock<Migrator> = kit::migrations!("postgres": [
+static POSTGRES: LazyLock<Migrator> = storage::migrations!("postgres": [
     "20261123000001_users.sql",
     "20261129000001_login_addresses.sql",
 ]);
-static SQLITE: LazyLock<Migrator> = kit::migrations!("sqlite": [
+static SQLITE: LazyLock<Migrator> = storage::migrations!("sqlite": [
     "20261123000001_users.sql",
     "20261129000001_login_addresses.sql",
 ]);
@@ -161,4 +161,4 @@ impl UserStore for SqlUserStore {
     }
 }
 
-kit::embedded_migrations_test!(POSTGRES: "postgres", SQLITE: "sqlite");
+storage::embedded_migrations_test!(POSTGRES: "postgres", SQLITE: "sqlite");

@@ -1,11 +1,11 @@
 //! Tokens are checked, and profiles are private.
 
 use axum::http::{Method, StatusCode};
-use kit::auth::Role;
-use kit::testing::request;
+use auth::Role;
+use testing::request;
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -88,18 +88,18 @@ async fn tokens_verify_with_keys_fetched_from_jwks() {
     let app = TestApp::new(Backend::Sqlite).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(kit::http::serve(
+    let server = tokio::spawn(web::http::serve(
         listener,
         app.router.clone(),
         std::future::pending(),
-        (&kit::config::HttpConfig::with_port(0)).into(),
+        (&web::config::HttpConfig::with_port(0)).into(),
     ));
     let account = app.account("remote@example.com").await;
 
-    let settings = kit::auth::TokenSettings::default();
+    let settings = auth::TokenSettings::default();
     let url = format!("http://{addr}/.well-known/jwks.json");
     let verifier =
-        kit::auth::TokenVerifier::with_jwks_url(url, kit::http::client().unwrap(), &settings);
+        auth::TokenVerifier::with_jwks_url(url, web::http::client().unwrap(), &settings);
     let claims = verifier.verify(&account.token).await.unwrap();
     assert_eq!(claims.sub.to_string(), account.id);
     assert!(verifier.verify(&app.auth.foreign_token()).await.is_err());
@@ -171,7 +171,7 @@ async fn a_successful_login_resets_the_failure_count() {
 async fn a_known_address_logs_in_through_a_distributed_attack_and_a_restart() {
     let app = TestApp::new(Backend::Sqlite).await;
     app.account("target@example.com").await;
-    let from = |last: u8| kit::http::ClientAddr(Some(std::net::IpAddr::from([203, 0, 113, last])));
+    let from = |last: u8| web::http::ClientAddr(Some(std::net::IpAddr::from([203, 0, 113, last])));
     let login = |accounts: std::sync::Arc<users::accounts::Accounts>,
                  password: &'static str,
                  at: u8| async move {

@@ -1,9 +1,9 @@
 //! The users subgraph over GraphQL.
 
-use kit::testing::graphql;
+use testing::graphql;
 use serde_json::{Value, json};
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -78,5 +78,5 @@ async fn other_users_resolve_to_null_for_customers() {
 async fn committed_sdl_matches_the_code() {
     let app = TestApp::new(Backend::Sqlite).await;
     let body = graphql(&app.router, None, "{ _service { sdl } }", json!({})).await;
-    kit::testing::assert_committed_sdl("users", body["data"]["_service"]["sdl"].as_str().unwrap());
+    testing::assert_committed_sdl("users", body["data"]["_service"]["sdl"].as_str().unwrap());
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
-use kit::config::HttpConfig;
-use kit::testing::{Backend, TestAuth, TestDb, TestResponse, request};
+use web::config::HttpConfig;
+use testing::{Backend, TestAuth, TestDb, TestResponse, request};
 use serde_json::json;
 use users::store::{SqlUserStore, UserStore};
 
@@ -61,7 +61,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        kit::testing::send(&self.router, request).await
+        testing::send(&self.router, request).await
     }
 
     /// `POST /api/users/register` with `body`.

@@ -2,7 +2,7 @@
 //! `postgres::…` run the same body against each backend.
 
 #[macro_use]
-extern crate kit;
+extern crate testing;
 
 mod auth;
 mod graphql;

@@ -1,11 +1,11 @@
 //! Register, login, profiles and JWKS over REST: happy paths and bad input.
 
 use axum::http::{Method, StatusCode};
-use kit::testing::{raw_request, request};
+use testing::{raw_request, request};
 use serde_json::json;
 use users::domain::Email;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestApp;
 
@@ -228,7 +228,7 @@ async fn admin_bootstrap_is_idempotent_keeps_passwords_and_never_promotes() {
 #[tokio::test]
 async fn health_and_unknown_routes_answer_in_json() {
     let app = app().await;
-    kit::testing::assert_health_and_fallbacks(&app.router, "users", "/api/users/register").await;
+    testing::assert_health_and_fallbacks(&app.router, "users", "/api/users/register").await;
 }
 
 /// The same journey on PostgreSQL, end to end through the app.
@@ -255,7 +255,7 @@ async fn register_login_profile_on_postgres() {
 async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
     let app = app().await;
     for uri in ["/api/users/register", "/api/users/login"] {
-        kit::testing::assert_rejects_bad_bodies(&app.router, Method::POST, uri, None).await;
+        testing::assert_rejects_bad_bodies(&app.router, Method::POST, uri, None).await;
     }
 }
 
@@ -263,7 +263,7 @@ async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
 async fn random_bodies_never_cause_a_server_error() {
     let app = app().await;
     let fields = ["email", "password", "name"];
-    kit::testing::assert_garbage_never_breaks(
+    testing::assert_garbage_never_breaks(
         &app.router,
         Method::POST,
         "/api/users/register",
@@ -272,7 +272,7 @@ async fn random_bodies_never_cause_a_server_error() {
         150,
     )
     .await;
-    kit::testing::assert_garbage_never_breaks(
+    testing::assert_garbage_never_breaks(
         &app.router,
         Method::POST,
         "/api/users/login",

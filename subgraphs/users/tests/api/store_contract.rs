@@ -1,12 +1,12 @@
 //! The contract every `UserStore` backend passes.
 
-use kit::auth::Role;
-use kit::db::StoreError;
+use auth::Role;
+use storage::StoreError;
 use users::domain::{Email, Name};
 use users::store::NewUser;
 use uuid::Uuid;
 
-use kit::testing::Backend;
+use testing::Backend;
 
 use crate::helpers::TestStore;
 

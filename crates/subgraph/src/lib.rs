@@ -1,0 +1,23 @@
+//! What makes a service a subgraph: the GraphQL endpoint (document guard, caller, error codes,
+//! playground) mounted beside its REST routes, request-scoped batching for entity lookups, and the
+//! failures every service's error enum ends with. The top of the shared crates: it depends on
+//! `web`, `auth`, `store` and `peers`, and nothing depends on it but the services.
+
+pub mod batch;
+mod failure;
+pub mod graphql;
+
+pub use batch::Batcher;
+pub use failure::Failure;
+pub use graphql::{Subgraph, app, routes, subgraph};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use anyhow;
+    pub use async_graphql;
+    pub use auth;
+    pub use axum;
+    pub use peers;
+    pub use storage;
+    pub use web;
+}
