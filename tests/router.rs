@@ -487,9 +487,11 @@ async fn a_stopped_or_hung_subgraph_gives_partial_data_and_an_error_naming_the_p
                     || e["extensions"]["affectedPath"] == "me")),
             "{what}: an error names orders and me: {body}"
         );
+        // Without the subgraph timeout the hung subgraph holds the answer until the client's own
+        // 30 s timeout: 15 s is a margin only a stall exceeds.
         assert!(
-            took < Duration::from_secs(6),
-            "{what}: answered within the 2 s subgraph timeout (plus slack), took {took:?}"
+            took < Duration::from_secs(15),
+            "{what}: answered after the 2 s subgraph timeout, not the client's, took {took:?}"
         );
         // Internals do not leak: no addresses in the messages.
         let text = body.to_string();
@@ -620,6 +622,16 @@ async fn only_the_allowed_headers_reach_the_subgraphs() {
 async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
     let up = Up::start(&[]);
     let customer = customer(&up, "hostile@example.com").await;
+    // "At once" is relative to a normal request through the router, timed in this run.
+    let mut normal = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) =
+            graphql(up.router, Some(&customer.token), "{ __typename }", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        normal = normal.min(started.elapsed());
+    }
+    let quick = support::stall_bound(normal);
     let over_deep = format!(
         "{{ products {{ nodes {{ {} id {} }} }} }}",
         "... on Product { ".repeat(40),
@@ -650,8 +662,8 @@ async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
         assert!(body["errors"][0]["message"].is_string(), "{what}: {body}");
         assert!(body["data"].is_null(), "{what}: nothing ran: {body}");
         assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{what}: refused at once"
+            started.elapsed() < quick,
+            "{what}: refused at once ({normal:?} for a normal request)"
         );
     }
     let response = client()
@@ -680,8 +692,8 @@ async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
             .expect("the router answers");
         assert_too_complex(response, "nested GET variables").await;
         assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "refused at once"
+            started.elapsed() < quick,
+            "refused at once ({normal:?} for a normal request)"
         );
     }
 

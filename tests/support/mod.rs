@@ -365,3 +365,28 @@ fn watch_log<T: Send + 'static>(
     });
     receiver
 }
+
+/// The longest something that must be immediate may take, from a normal request timed in the same
+/// run (`normal`): fifty times as long, and never under a second. The attacks these tests stop
+/// took 5 to 15 s on an idle machine; a loaded machine slows the normal request along with them,
+/// so only a stall exceeds this.
+pub fn stall_bound(normal: Duration) -> Duration {
+    (normal * 50).max(Duration::from_secs(1))
+}
+
+/// [`stall_bound`] for a GraphQL refusal by `service`: from the fastest of three `{ __typename }`.
+pub async fn refusal_bound(service: &Service) -> Duration {
+    let (status, _, normal) = fastest(service, "{ __typename }", 3).await;
+    assert_eq!(status, 200, "the normal request answers");
+    stall_bound(normal)
+}
+
+/// Asserts resident memory at most doubled from `before_kib`: the unguarded attacks grew it
+/// tenfold and more (820 MB, 3.6 GB), and a ratio holds whatever the build's baseline.
+pub fn assert_memory_bounded(service: &Service, before_kib: u64, what: &str) {
+    let after_kib = service.rss_kib();
+    assert!(
+        before_kib > 0 && after_kib <= 2 * before_kib,
+        "{what}: resident memory grew from {before_kib} KiB to {after_kib} KiB"
+    );
+}
