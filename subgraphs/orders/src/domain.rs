@@ -266,7 +266,8 @@ pub struct Order {
 }
 
 impl Order {
-    /// Whether the order still owes a step to products or cart (see the reconciler).
+    /// Whether the order owes nothing more to products or cart; the reconciler settles the
+    /// others.
     pub fn is_settled(&self) -> bool {
         match self.status {
             OrderStatus::Cancelled => self.stock.is_back(),

@@ -392,7 +392,6 @@ fn hashing_pool(threads: usize) -> &'static Arc<HashingPool> {
                         let job = worker.next();
                         // A panicking job must not take the thread with it.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        release_freed_memory();
                     }
                 });
             if let Err(err) = spawned {
@@ -402,16 +401,6 @@ fn hashing_pool(threads: usize) -> &'static Arc<HashingPool> {
         tracing::info!(threads = pool.threads, "password hashing pool started");
         pool
     })
-}
-
-/// Hands the freed 19 MiB hashing buffers back to the OS: glibc would otherwise keep them in the
-/// thread's arena.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the OS; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Runs password work on the hashing threads, in the caller's span. Work whose caller has gone
