@@ -626,8 +626,13 @@ async fn hostile_documents_are_refused_and_the_router_keeps_serving() {
     let mut normal = Duration::MAX;
     for _ in 0..3 {
         let started = Instant::now();
-        let (status, body) =
-            graphql(up.router, Some(&customer.token), "{ __typename }", json!({})).await;
+        let (status, body) = graphql(
+            up.router,
+            Some(&customer.token),
+            "{ __typename }",
+            json!({}),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         normal = normal.min(started.elapsed());
     }

@@ -361,12 +361,14 @@ def database_waits(root):
     Rust sources: {scheme: (seconds, the variable that overrides it or None, where)}."""
     waits = {}
     sql = (root / "crates/storage/src/sql.rs").read_text()
-    patience = re.search(r'seconds_or\(\s*"(\w+)"\s*,\s*(\w+)\s*\)', sql)
+    url = (root / "crates/storage/src/url.rs").read_text()
+    settings = (root / "src/settings.rs").read_text()
+    patience = re.search(r'seconds_or\(\s*"(\w+)"\s*,\s*Database::(\w+)\s*,?\s*\)', settings)
     acquire = re.search(r"\.acquire_timeout\((\w+)\)", sql)
-    if patience and rust_const_secs(sql, patience.group(2)) is not None:
+    if patience and rust_const_secs(url, patience.group(2)) is not None:
         # The last attempt starts before the deadline and may take a whole acquire timeout.
         extra = (rust_const_secs(sql, acquire.group(1)) or 0) if acquire else 0
-        waits["postgres"] = (rust_const_secs(sql, patience.group(2)), extra, patience.group(1), "crates/storage/src/sql.rs")
+        waits["postgres"] = (rust_const_secs(url, patience.group(2)), extra, patience.group(1), "crates/storage/src/url.rs")
     mongo = (root / "crates/storage/src/mongo.rs").read_text()
     selection = re.search(r"server_selection_timeout\s*\.get_or_insert\(Duration::from_secs\((\d+)\)\)", mongo)
     if selection:
@@ -382,7 +384,7 @@ def startup_budget(tree):
     for scheme in ("postgres", "mongodb"):
         if scheme not in waits:
             problems.append(f"cannot find how long a service waits for {scheme} in the Rust sources "
-                            "(crates/storage/src/sql.rs, mongo.rs): update infra/checks/capacity.py")
+                            "(src/settings.rs, crates/storage/src/url.rs, sql.rs, mongo.rs): update infra/checks/capacity.py")
     docs = tree.checked
     config = {}
     for doc in docs:

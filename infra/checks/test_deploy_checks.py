@@ -703,8 +703,8 @@ class TheNodeHoldsThePlatform(BrokenCopy):
         self.assert_fails(STARTUP, "Deployment/users: its startupProbe allows 60 s, but it waits up to 125 s for postgres")
 
     def test_the_wait_comes_from_the_rust_sources(self):
-        self.edit("crates/storage/src/sql.rs", "const STARTUP_PATIENCE: Duration = Duration::from_secs(120);",
-                  "const STARTUP_PATIENCE: Duration = Duration::from_secs(300);")
+        self.edit("crates/storage/src/url.rs", "const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(120);",
+                  "const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(300);")
         self.assert_fails(STARTUP, "waits up to 305 s for postgres")
 
     def test_the_wait_set_in_the_environment_counts(self):

@@ -27,12 +27,9 @@ pub struct ClientAddressPlugin {
 struct Client(IpAddr);
 
 impl ClientAddressPlugin {
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn new(settings: &crate::Settings) -> anyhow::Result<Self> {
         Ok(Self {
-            proxies: match settings::var("TRUSTED_PROXIES") {
-                Some(list) => TrustedProxies::parse(&list)?,
-                None => TrustedProxies::default(),
-            },
+            proxies: settings.trusted_proxies.clone(),
         })
     }
 }
@@ -46,7 +43,7 @@ impl RouterPlugin for ClientAddressPlugin {
     }
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        crate::init(payload, Self::from_env)
+        crate::init(payload, Self::new)
     }
 
     fn on_http_request<'req>(

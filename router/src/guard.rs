@@ -12,14 +12,14 @@
 //!
 //! A refusal is a GraphQL error with the code and HTTP status the subgraphs answer with.
 
+use contracts::ErrorCode;
+use graphql_guard::{Guard, Refusal};
 use hive_router::GraphQLError;
 use hive_router::executor::hooks::on_graphql_params::{
     OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
-use contracts::ErrorCode;
-use graphql_guard::{Guard, Limits, Refusal};
 
 /// How deeply a request body's JSON may nest unless `GRAPHQL_MAX_JSON_NESTING` says otherwise.
 /// A GraphQL request is `{"variables": {"input": {...}}}`: three levels before any value.
@@ -82,18 +82,13 @@ impl Passed {
 }
 
 impl GuardPlugin {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let max_json_nesting =
-            settings::parse_or("GRAPHQL_MAX_JSON_NESTING", DEFAULT_MAX_JSON_NESTING)?;
-        anyhow::ensure!(
-            (3..=256).contains(&max_json_nesting),
-            "GRAPHQL_MAX_JSON_NESTING must be between 3 and 256"
-        );
+    pub fn new(settings: &crate::Settings) -> anyhow::Result<Self> {
+        let max_json_nesting = settings.max_json_nesting;
         // The mutations that cost a password hash or a checkout, wherever they are served.
         let expensive: Vec<&str> = contracts::expensive::ALL.concat();
         // Entity representations are the subgraphs' concern: the router's API has no `_entities`.
         Ok(Self {
-            guard: Guard::new(Limits::from_env()?, &expensive, u64::MAX),
+            guard: Guard::new(settings.limits.clone(), &expensive, u64::MAX),
             max_json_nesting,
             passed: Passed::default(),
         })
@@ -182,7 +177,7 @@ impl RouterPlugin for GuardPlugin {
     }
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        crate::init(payload, Self::from_env)
+        crate::init(payload, Self::new)
     }
 
     async fn on_graphql_params<'exec>(

@@ -37,22 +37,57 @@ pub const SUPERGRAPH: &str = include_str!("../../schema/supergraph.graphql");
 /// Where the router listens unless `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 4000;
 
+/// What our plugins run with (the launcher reads it from the environment, as the services'
+/// settings; the engine reads its own configuration itself).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The guard's limits (`GRAPHQL_MAX_*`).
+    pub limits: graphql_guard::Limits,
+    /// How deeply a request's JSON may nest (`GRAPHQL_MAX_JSON_NESTING`).
+    pub max_json_nesting: usize,
+    /// Proxies in front of the router whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: web::http::TrustedProxies,
+    /// The playground's scripts.
+    pub assets: web::Assets,
+    /// The engine's configuration file (`ROUTER_CONFIG_FILE_PATH`); `None`: the built-in one.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            limits: graphql_guard::Limits::default(),
+            max_json_nesting: guard::DEFAULT_MAX_JSON_NESTING,
+            trusted_proxies: web::http::TrustedProxies::default(),
+            assets: web::Assets::default(),
+            config_file: None,
+        }
+    }
+}
+
+/// The settings [`run`] was given, for the plugins, which the engine initialises itself.
+static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+
 /// What our plugins accept in `router.config.yaml`: nothing (`plugin_name: {}`). Their settings
-/// come from the environment, as the services' do.
+/// are [`Settings`].
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoOptions {}
 
-/// Initialises one of our plugins from the environment; a bad setting stops the router at start.
+/// Initialises one of our plugins from the settings [`run`] was given; a bad setting stops the
+/// router at start.
 fn init<P>(
     payload: OnPluginInitPayload<P>,
-    from_env: impl FnOnce() -> anyhow::Result<P>,
+    make: impl FnOnce(&Settings) -> anyhow::Result<P>,
 ) -> OnPluginInitResult<P>
 where
     P: RouterPlugin<Config = NoOptions>,
 {
     let NoOptions {} = payload.config()?;
-    let plugin = from_env().map_err(|err| format!("{err:#}"))?;
+    let settings = SETTINGS
+        .get()
+        .ok_or("the router's settings were not given (start it with router::run)")?;
+    let plugin = make(settings).map_err(|err| format!("{err:#}"))?;
     payload.initialize_plugin(plugin)
 }
 
@@ -67,10 +102,10 @@ pub fn plugins() -> PluginRegistry {
 /// Runs the router until SIGTERM or SIGINT. Call it from `main` before any other thread or
 /// runtime exists: the engine runs its own (ntex on tokio) and reads its configuration from the
 /// environment.
-pub fn run() -> anyhow::Result<()> {
+pub fn run(settings: Settings) -> anyhow::Result<()> {
     // Without a configuration file of its own, the copy built into the binary, written where
     // only this user can read it and removed on exit.
-    let _embedded = match std::env::var_os("ROUTER_CONFIG_FILE_PATH") {
+    let _embedded = match &settings.config_file {
         Some(_) => None,
         None => {
             let dir = materialize().context("writing the router's built-in configuration")?;
@@ -81,6 +116,9 @@ pub fn run() -> anyhow::Result<()> {
             Some(dir)
         }
     };
+    SETTINGS
+        .set(settings)
+        .map_err(|_| anyhow::anyhow!("the router runs once per process"))?;
     hive_router::init_rustls_crypto_provider();
     hive_router::ntex::rt::System::build()
         .name("router")

@@ -12,7 +12,7 @@ use hive_router::executor::hooks::on_http_request::{
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use hive_router::ntex::http::{HeaderMap, Method, Response, StatusCode, header};
-use web::{Assets, Playground};
+use web::Playground;
 
 pub struct PlaygroundPlugin {
     playground: Arc<Playground>,
@@ -21,9 +21,9 @@ pub struct PlaygroundPlugin {
 const ASSETS_PREFIX: &str = "/graphql/assets/";
 
 impl PlaygroundPlugin {
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn new(settings: &crate::Settings) -> anyhow::Result<Self> {
         Ok(Self {
-            playground: Arc::new(Playground::new("ecommerce router", Assets::from_env()?)),
+            playground: Arc::new(Playground::new("ecommerce router", settings.assets.clone())),
         })
     }
 }
@@ -79,10 +79,7 @@ impl PlaygroundPlugin {
         match hive_router::tokio::fs::read(&path).await {
             Ok(bytes) => Response::build(StatusCode::OK)
                 .content_type(content_type)
-                .header(
-                    header::CACHE_CONTROL,
-                    web::playground::ASSET_CACHE_CONTROL,
-                )
+                .header(header::CACHE_CONTROL, web::playground::ASSET_CACHE_CONTROL)
                 .body(bytes),
             Err(err) => {
                 hive_router::tracing::error!(error = %err, path = %path.display(), "cannot read a playground asset");
@@ -103,7 +100,7 @@ impl RouterPlugin for PlaygroundPlugin {
     }
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        crate::init(payload, Self::from_env)
+        crate::init(payload, Self::new)
     }
 
     fn on_http_request<'req>(

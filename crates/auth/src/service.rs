@@ -76,14 +76,19 @@ impl ServiceAuth {
         SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// From `SERVICE_SECRET` (or `SERVICE_SECRET_FILE`); without it a random secret is used and only this process's own
-    /// credentials are accepted (fine for one service alone on a laptop, and said so in the log).
-    pub fn from_env(name: &str) -> anyhow::Result<Self> {
-        let secret = settings::secret("SERVICE_SECRET")?.unwrap_or_else(|| {
-            tracing::warn!("SERVICE_SECRET is not set; internal endpoints accept only this process's credentials");
-            Self::generate_secret()
-        });
-        Self::new(name, &secret)
+    /// With the shared `secret` (`SERVICE_SECRET`); without one a random secret is used and only
+    /// this process's own credentials are accepted (fine for one service alone on a laptop, and
+    /// said so in the log).
+    pub fn shared_or_own(name: &str, secret: Option<&SecretString>) -> anyhow::Result<Self> {
+        match secret {
+            Some(secret) => Self::new(name, secret),
+            None => {
+                tracing::warn!(
+                    "SERVICE_SECRET is not set; internal endpoints accept only this process's credentials"
+                );
+                Self::new(name, &Self::generate_secret())
+            }
+        }
     }
 
     /// A short-lived credential for one outgoing call.

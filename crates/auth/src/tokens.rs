@@ -30,18 +30,6 @@ impl Default for TokenSettings {
     }
 }
 
-impl TokenSettings {
-    /// Reads `JWT_ISSUER`, `JWT_AUDIENCE` and `ACCESS_TOKEN_TTL_SECS`.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let defaults = Self::default();
-        Ok(Self {
-            issuer: settings::var("JWT_ISSUER").unwrap_or(defaults.issuer),
-            audience: settings::var("JWT_AUDIENCE").unwrap_or(defaults.audience),
-            ttl: settings::seconds_or("ACCESS_TOKEN_TTL_SECS", defaults.ttl)?,
-        })
-    }
-}
-
 /// The claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -261,19 +249,10 @@ impl TokenVerifier {
         }
     }
 
-    /// From `JWT_PUBLIC_KEY` (SPKI PEM) when set, else the JWKS at `JWKS_URL` (default: the users
-    /// service at `USERS_URL`).
-    pub fn from_env(settings: &TokenSettings, client: reqwest::Client) -> anyhow::Result<Self> {
-        if let Some(pem) = settings::var("JWT_PUBLIC_KEY") {
-            let key = PublicKey::from_pem(&pem).map_err(|e| e.context("JWT_PUBLIC_KEY"))?;
-            return Self::with_keys(&[key], settings);
-        }
-        let url = settings::var("JWKS_URL").unwrap_or_else(|| {
-            let users = settings::var("USERS_URL")
-                .unwrap_or_else(|| "http://localhost:8001".to_owned());
-            format!("{}/.well-known/jwks.json", users.trim_end_matches('/'))
-        });
-        Ok(Self::with_jwks_url(url, client, settings))
+    /// Verifying with the SPKI PEM key `pem` (what `JWT_PUBLIC_KEY` holds).
+    pub fn with_pem(pem: &str, settings: &TokenSettings) -> anyhow::Result<Self> {
+        let key = PublicKey::from_pem(pem).map_err(|e| e.context("JWT_PUBLIC_KEY"))?;
+        Self::with_keys(&[key], settings)
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-
 /// `GET /internal/carts/{userId}`: what is in a cart, and its version.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -29,4 +28,3 @@ pub struct OrderTaken {
     pub version: i64,
     pub items: Vec<CartLine>,
 }
-

@@ -64,11 +64,13 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-
 impl ErrorCode {
     /// The code with wire name `name`, if there is one.
     pub fn parse(name: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|code| code.as_str() == name)
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str() == name)
     }
 }
 

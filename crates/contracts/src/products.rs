@@ -83,4 +83,3 @@ pub struct StockLedgerView {
 
 /// The most ids one lookup takes.
 pub const MAX_LOOKUP: usize = 200;
-

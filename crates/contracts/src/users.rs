@@ -12,4 +12,3 @@ pub struct UserSummary {
     pub id: Uuid,
     pub role: Role,
 }
-

@@ -17,7 +17,7 @@
 //!    spreads, in dependency order (memoised, never by expanding: a fragment spread twice counts
 //!    twice its cost, in saturating arithmetic). Fragment cycles are refused.
 //!
-//! What is limited ([`Limits`], each overridable from the environment): tokens, bracket nesting,
+//! What is limited ([`Limits`]; the launcher reads each from its `GRAPHQL_MAX_*` variable): tokens, bracket nesting,
 //! depth (selection sets, fragment spreads and inline fragments, with fragments expanded),
 //! selections after expansion (fields, spreads and inline fragments — the work validation and
 //! execution do), aliases, root fields, directives, and expensive mutations per request (fields
@@ -82,39 +82,6 @@ impl Default for Limits {
             max_validation: 5_000,
             max_representations: None,
         }
-    }
-}
-
-impl Limits {
-    /// The defaults, each overridable by its `GRAPHQL_MAX_*` variable.
-    pub fn from_env() -> anyhow::Result<Self> {
-        use settings::parse_or;
-        let d = Self::default();
-        let limits = Self {
-            max_tokens: parse_or("GRAPHQL_MAX_TOKENS", d.max_tokens)?,
-            max_nesting: parse_or("GRAPHQL_MAX_NESTING", d.max_nesting)?,
-            max_depth: parse_or("GRAPHQL_MAX_DEPTH", d.max_depth)?,
-            max_selections: parse_or("GRAPHQL_MAX_SELECTIONS", d.max_selections)?,
-            max_aliases: parse_or("GRAPHQL_MAX_ALIASES", d.max_aliases)?,
-            max_root_fields: parse_or("GRAPHQL_MAX_ROOT_FIELDS", d.max_root_fields)?,
-            max_directives: parse_or("GRAPHQL_MAX_DIRECTIVES", d.max_directives)?,
-            max_expensive: parse_or("GRAPHQL_MAX_EXPENSIVE_MUTATIONS", d.max_expensive)?,
-            max_validation: parse_or("GRAPHQL_MAX_VALIDATION_WORK", d.max_validation)?,
-            max_representations: settings::var("GRAPHQL_MAX_REPRESENTATIONS")
-                .map(|raw| {
-                    raw.trim().parse().map_err(|err| {
-                        anyhow::anyhow!("GRAPHQL_MAX_REPRESENTATIONS={raw:?} is invalid: {err}")
-                    })
-                })
-                .transpose()?,
-        };
-        // A parser stack sized for the default nesting is what makes the guard safe; far higher
-        // values would give the crash back.
-        anyhow::ensure!(
-            (1..=256).contains(&limits.max_nesting),
-            "GRAPHQL_MAX_NESTING must be between 1 and 256"
-        );
-        Ok(limits)
     }
 }
 

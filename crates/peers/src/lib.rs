@@ -110,18 +110,6 @@ impl Peer {
         }
     }
 
-    /// `<NAME>_URL` from the environment, else `default`.
-    pub fn from_env(
-        service: &'static str,
-        variable: &str,
-        default: &str,
-        http: reqwest::Client,
-        auth: Arc<ServiceAuth>,
-    ) -> Self {
-        let base = settings::var(variable).unwrap_or_else(|| default.to_owned());
-        Self::new(service, &base, http, auth)
-    }
-
     fn unavailable(&self, cause: impl Into<anyhow::Error>) -> PeerError {
         PeerError::Unavailable {
             service: self.service,
@@ -180,10 +168,13 @@ impl Peer {
     /// answered, or `ROUTE_NOT_FOUND`.
     async fn refusal(&self, status: StatusCode, response: reqwest::Response) -> PeerError {
         let body = response.bytes().await.unwrap_or_default();
-        let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
+        let detail = serde_json::from_slice::<ErrorBody>(&body)
+            .ok()
+            .map(|b| b.error);
         match detail {
             Some(ErrorDetail { code, message })
-                if code != ErrorCode::RouteNotFound && code.status().as_u16() == status.as_u16() =>
+                if code != ErrorCode::RouteNotFound
+                    && code.status().as_u16() == status.as_u16() =>
             {
                 PeerError::Refused {
                     service: self.service,
@@ -192,9 +183,9 @@ impl Peer {
                     message,
                 }
             }
-            Some(ErrorDetail { code, .. }) => {
-                self.unavailable(anyhow::anyhow!("answered {status} {code}, outside its contract"))
-            }
+            Some(ErrorDetail { code, .. }) => self.unavailable(anyhow::anyhow!(
+                "answered {status} {code}, outside its contract"
+            )),
             None => self.unavailable(anyhow::anyhow!(
                 "answered {status} without an error in the shared shape"
             )),

@@ -9,7 +9,7 @@ pub mod mongo;
 pub mod sql;
 mod url;
 
-pub use url::DatabaseUrl;
+pub use url::{Database, DatabaseUrl};
 
 use web::{ApiError, ErrorCode};
 

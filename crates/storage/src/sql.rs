@@ -287,51 +287,37 @@ pub enum Tx {
 }
 
 impl Pool {
-    /// Connects to the backend the URL names (`postgres://` or `sqlite://`). PostgreSQL
-    /// connections are made lazily, so a service starts (and reports not-ready) while its
-    /// database is still coming up; a SQLite file is created with its folder if missing.
-    pub async fn connect(
-        url: &crate::DatabaseUrl,
-        max_connections: u32,
-    ) -> anyhow::Result<Self> {
+    /// Connects to the backend the URL names (`postgres://` or `sqlite://`; a SQLite file is
+    /// created with its folder if missing), and returns once the database answers: one that cannot be reached yet (it is still
+    /// starting, as on a fresh cluster) is waited for, with a growing pause, for up to
+    /// `database.startup_timeout`; any other failure stops start-up at once.
+    pub async fn connect(database: &crate::Database) -> anyhow::Result<Self> {
         use crate::DatabaseUrl;
-        match url {
+        let url = &database.url;
+        let pool = match url {
             DatabaseUrl::Postgres(_) => {
                 let options = PgConnectOptions::from_str(url.expose())?;
-                Ok(Pool::Postgres(postgres_pool(options, max_connections)))
+                Pool::Postgres(postgres_pool(options, database.max_connections))
             }
-            DatabaseUrl::Sqlite(_) => Ok(Pool::Sqlite(sqlite_pool(url.expose()).await?)),
+            DatabaseUrl::Sqlite(_) => Pool::Sqlite(sqlite_pool(url.expose()).await?),
             DatabaseUrl::Mongodb(_) => anyhow::bail!("not a SQL database URL: {}", url.redacted()),
-        }
+        };
+        pool.reachable_within(database.startup_timeout).await?;
+        Ok(pool)
     }
 
-    /// Applies the pending migrations of this backend. A database that cannot be reached yet
-    /// (it is still starting, as on a fresh cluster) is waited for, with a growing pause, for
-    /// up to `DATABASE_STARTUP_TIMEOUT_SECS` (default 120 s); any other failure stops start-up
-    /// at once.
-    pub async fn migrate(&self, postgres: &Migrator, sqlite: &Migrator) -> anyhow::Result<()> {
-        let patience =
-            settings::seconds_or("DATABASE_STARTUP_TIMEOUT_SECS", STARTUP_PATIENCE)?;
-        self.migrate_within(postgres, sqlite, patience).await
-    }
-
-    /// [`Pool::migrate`], waiting at most `patience` for the database.
-    pub async fn migrate_within(
-        &self,
-        postgres: &Migrator,
-        sqlite: &Migrator,
-        patience: Duration,
-    ) -> anyhow::Result<()> {
+    /// Waits, with a growing pause, until the database answers or `patience` has passed.
+    async fn reachable_within(&self, patience: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + patience;
         let mut pause = Duration::from_millis(250);
         loop {
-            let result = match self {
-                Pool::Postgres(pool) => postgres.run(pool).await,
-                Pool::Sqlite(pool) => sqlite.run(pool).await,
+            let answered = match self {
+                Pool::Postgres(pool) => pool.acquire().await.map(drop),
+                Pool::Sqlite(pool) => pool.acquire().await.map(drop),
             };
-            match result {
+            match answered {
                 Ok(()) => return Ok(()),
-                Err(sqlx::migrate::MigrateError::Execute(err))
+                Err(err)
                     if is_unreachable(&err) && tokio::time::Instant::now() + pause < deadline =>
                 {
                     tracing::warn!(
@@ -344,6 +330,16 @@ impl Pool {
                 Err(err) => return Err(err.into()),
             }
         }
+    }
+
+    /// Applies the pending migrations of this backend ([`Pool::connect`] has waited for the
+    /// database to answer).
+    pub async fn migrate(&self, postgres: &Migrator, sqlite: &Migrator) -> anyhow::Result<()> {
+        match self {
+            Pool::Postgres(pool) => postgres.run(pool).await?,
+            Pool::Sqlite(pool) => sqlite.run(pool).await?,
+        }
+        Ok(())
     }
 
     pub async fn execute(&self, query: Query<'_>) -> Result<u64, StoreError> {
@@ -435,8 +431,6 @@ fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long start-up waits for a database that cannot be reached yet.
-const STARTUP_PATIENCE: Duration = Duration::from_secs(120);
 
 /// A lazily connecting PostgreSQL pool.
 pub fn postgres_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
@@ -518,10 +512,7 @@ mod tests {
                 (20261129000002, "two phase reservations".to_owned(), false)
             ]
         );
-        assert_eq!(
-            &*m.migrations[1].checksum,
-            &sha2::Sha384::digest(sql)[..]
-        );
+        assert_eq!(&*m.migrations[1].checksum, &sha2::Sha384::digest(sql)[..]);
         for bad in [
             "users.sql",
             "_users.sql",
@@ -534,9 +525,10 @@ mod tests {
     }
 
     /// A PostgreSQL that is not up yet is waited for, not a reason to exit (a fresh cluster
-    /// starts the services and the database together); one that never comes gives up.
+    /// starts the services and the database together); one that never comes gives up after the
+    /// start-up timeout.
     #[tokio::test]
-    async fn migrations_wait_for_a_database_that_is_still_starting() {
+    async fn start_up_waits_for_a_database_that_is_still_starting() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
@@ -544,12 +536,12 @@ mod tests {
             "postgres://nobody:secret@127.0.0.1:{port}/nothing?connect_timeout=1"
         ))
         .unwrap();
-        let pool = Pool::connect(&url, 1).await.unwrap();
-        let migrator = Migrator::DEFAULT;
         let started = std::time::Instant::now();
-        let result = pool
-            .migrate_within(&migrator, &migrator, Duration::from_secs(2))
-            .await;
+        let result = Pool::connect(&crate::Database {
+            startup_timeout: Duration::from_secs(2),
+            ..crate::Database::new(url)
+        })
+        .await;
         assert!(result.is_err(), "nothing ever listened");
         assert!(
             started.elapsed() >= Duration::from_millis(900),
@@ -567,12 +559,10 @@ mod tests {
     #[tokio::test]
     async fn one_query_runs_on_sqlite_with_every_parameter_type() {
         let dir = tempfile::tempdir().unwrap();
-        let url = crate::DatabaseUrl::parse(&format!(
-            "sqlite://{}",
-            dir.path().join("t.db").display()
-        ))
-        .unwrap();
-        let pool = Pool::connect(&url, 1).await.unwrap();
+        let url =
+            crate::DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display()))
+                .unwrap();
+        let pool = Pool::connect(&crate::Database::new(url)).await.unwrap();
         pool.execute(query(
             "CREATE TABLE t (id BLOB PRIMARY KEY, s TEXT, n INTEGER, m INTEGER, b BOOLEAN, at TEXT)",
         ))

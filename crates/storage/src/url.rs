@@ -1,7 +1,8 @@
 //! Where a service keeps its data.
 
-use anyhow::{Context, bail};
-use settings::var_or_file;
+use std::time::Duration;
+
+use anyhow::bail;
 
 /// Where a service keeps its data: the scheme picks the backend. `Debug` shows the URL with its
 /// password masked.
@@ -26,13 +27,6 @@ impl DatabaseUrl {
         }
     }
 
-    /// Reads `DATABASE_URL` (or `DATABASE_URL_FILE`), defaulting to a SQLite file under `./data`.
-    pub fn from_env(default_sqlite_file: &str) -> anyhow::Result<Self> {
-        let url = var_or_file("DATABASE_URL")?
-            .unwrap_or_else(|| format!("sqlite://data/{default_sqlite_file}"));
-        Self::parse(&url).context("DATABASE_URL")
-    }
-
     /// The URL as given, password included: for connecting, never for printing.
     pub fn expose(&self) -> &str {
         match self {
@@ -50,6 +44,32 @@ impl DatabaseUrl {
                 format!("{}{}:***{}", &url[..start + 3], user, &url[at..])
             }
             _ => url.to_owned(),
+        }
+    }
+}
+
+/// A service's database: where it is, and how the service connects to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Database {
+    pub url: DatabaseUrl,
+    /// Connections a replica keeps to a PostgreSQL database.
+    pub max_connections: u32,
+    /// How long start-up waits for a database that cannot be reached yet.
+    pub startup_timeout: Duration,
+}
+
+impl Database {
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+    /// Unless `DATABASE_STARTUP_TIMEOUT_SECS` says otherwise (infra/checks/capacity.py reads
+    /// this value: the startup probes must outlast it).
+    pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+    /// `url` with the default pool size and start-up patience.
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self {
+            url,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            startup_timeout: Self::DEFAULT_STARTUP_TIMEOUT,
         }
     }
 }

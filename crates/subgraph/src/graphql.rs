@@ -22,11 +22,11 @@ pub use graphql_guard::{Guard, Limits, Refusal};
 pub use web::playground::{Assets, Playground};
 
 use auth::{TokenVerifier, Viewer, optional_caller};
-use web::config::{GraphqlConfig, HttpConfig};
 use storage::StoreError;
-use web::{ApiError, ErrorCode};
+use web::config::{GraphqlConfig, HttpConfig};
 use web::extract::body_rejection;
 use web::http::ClientAddr;
+use web::{ApiError, ErrorCode};
 
 /// Field depth async-graphql enforces after the guard (which also counts fragment spreads).
 pub const MAX_DEPTH: usize = 16;
@@ -113,7 +113,10 @@ pub fn routes<S: Subgraph>(service: S, config: &GraphqlConfig) -> Router {
         .with_state(endpoint)
         .merge(
             Router::new()
-                .route("/graphql/assets/{folder}/{*file}", get(web::playground::asset))
+                .route(
+                    "/graphql/assets/{folder}/{*file}",
+                    get(web::playground::asset),
+                )
                 .with_state(playground),
         )
 }

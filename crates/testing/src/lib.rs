@@ -19,18 +19,22 @@ use uuid::Uuid;
 
 use tower::ServiceExt;
 
-use auth::{
-    Claims, Role, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier,
-};
+use auth::{Claims, Role, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier};
+
+/// A variable of the test run (`TEST_DATABASE_URL`, ...), empty as unset. Test helpers read the
+/// environment themselves: the services' settings come from the launcher.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
 
 fn postgres_admin_options() -> PgConnectOptions {
-    if let Some(url) = settings::var("TEST_DATABASE_URL") {
+    if let Some(url) = var("TEST_DATABASE_URL") {
         return url
             .parse()
             .expect("TEST_DATABASE_URL is not a valid PostgreSQL URL");
     }
     assert!(
-        settings::var("PGHOST").is_some() || settings::var("PGPORT").is_some(),
+        var("PGHOST").is_some() || var("PGPORT").is_some(),
         "\n\nPostgreSQL tests need a server and none is configured.\n\
          Run the test suite with ./scripts/test.sh (it starts a throwaway cluster),\n\
          or set TEST_DATABASE_URL=postgres://user:pass@host/db.\n"
@@ -61,7 +65,7 @@ impl Backend {
     /// (`scripts/test.sh` starts one). Without it the test fails loudly.
     pub async fn mongo(self) -> mongodb::Database {
         assert_eq!(self, Backend::Mongodb, "not a MongoDB backend");
-        let url = settings::var("TEST_MONGODB_URL").unwrap_or_else(|| {
+        let url = var("TEST_MONGODB_URL").unwrap_or_else(|| {
             panic!(
                 "\n\nMongoDB tests need a server and none is configured.\n\
                  Run the test suite with ./scripts/test.sh (it starts a SecantusDB test server),\n\
@@ -573,7 +577,7 @@ pub fn assert_committed_sdl(service: &str, sdl: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../../schema/{service}.graphql"));
     let sdl = format!("{}\n", sdl.trim_end());
-    if settings::var("UPDATE_SCHEMA").is_some() {
+    if var("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &sdl).expect("write the schema file");
         return;
     }

@@ -3,8 +3,6 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use settings::{parse_or, seconds_or, var};
-
 use crate::playground::Assets;
 
 /// How a service listens and what it accepts.
@@ -50,41 +48,6 @@ impl HttpConfig {
             graphql: GraphqlConfig::default(),
         }
     }
-
-    /// Reads `HOST`, `PORT`, `REQUEST_TIMEOUT_SECS`, `BODY_LIMIT_BYTES`,
-    /// `HEADER_TIMEOUT_SECS`, `MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_ADDRESS`, `TRUSTED_PROXIES` and the GraphQL settings.
-    pub fn from_env(default_port: u16) -> anyhow::Result<Self> {
-        let defaults = Self::with_port(default_port);
-        let host: IpAddr = parse_or("HOST", defaults.addr.ip())?;
-        let port: u16 = parse_or("PORT", default_port)?;
-        Self::with_port(port).overridden_from_env(host)
-    }
-
-    /// This config with every setting but the address read from the environment.
-    pub fn overridden_from_env(self, host: IpAddr) -> anyhow::Result<Self> {
-        let max_connections: usize = parse_or("MAX_CONNECTIONS", self.max_connections)?;
-        let per_address: usize = parse_or(
-            "MAX_CONNECTIONS_PER_ADDRESS",
-            self.max_connections_per_address,
-        )?;
-        anyhow::ensure!(
-            max_connections > 0 && per_address > 0,
-            "MAX_CONNECTIONS and MAX_CONNECTIONS_PER_ADDRESS must be at least 1"
-        );
-        Ok(Self {
-            addr: SocketAddr::new(host, self.addr.port()),
-            request_timeout: seconds_or("REQUEST_TIMEOUT_SECS", self.request_timeout)?,
-            body_limit: parse_or("BODY_LIMIT_BYTES", self.body_limit)?,
-            header_timeout: seconds_or("HEADER_TIMEOUT_SECS", self.header_timeout)?,
-            max_connections,
-            max_connections_per_address: per_address,
-            trusted_proxies: match var("TRUSTED_PROXIES") {
-                Some(list) => crate::http::TrustedProxies::parse(&list)?,
-                None => self.trusted_proxies,
-            },
-            graphql: GraphqlConfig::from_env()?,
-        })
-    }
 }
 
 /// What the playground and the guard need from configuration.
@@ -92,14 +55,4 @@ impl HttpConfig {
 pub struct GraphqlConfig {
     pub limits: graphql_guard::Limits,
     pub assets: Assets,
-}
-
-impl GraphqlConfig {
-    /// `GRAPHQL_MAX_*`, `GRAPHIQL_ASSETS_DIR`, `GRAPHIQL_CDN`.
-    pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self {
-            limits: graphql_guard::Limits::from_env()?,
-            assets: Assets::from_env()?,
-        })
-    }
 }

@@ -16,3 +16,17 @@ pub mod telemetry;
 pub use error::{ApiError, ErrorCode, Invalid};
 pub use playground::{Assets, Playground};
 
+/// Runs `tick` every `period` (the first at once), for as long as the returned future runs; a
+/// tick that overruns delays the next rather than piling up. The services' background loops.
+pub async fn every<F, Fut>(period: std::time::Duration, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        tick().await;
+    }
+}

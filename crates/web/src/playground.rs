@@ -71,27 +71,25 @@ impl Default for Assets {
 }
 
 impl Assets {
-    /// `GRAPHIQL_ASSETS_DIR` (a `node_modules` folder, for machines without internet) or
-    /// `GRAPHIQL_CDN` (default `https://unpkg.com`).
-    pub fn from_env() -> anyhow::Result<Self> {
-        if let Some(dir) = settings::var("GRAPHIQL_ASSETS_DIR") {
-            let dir = PathBuf::from(dir);
-            for asset in &ASSETS {
-                let path = dir.join(asset.folder).join(asset.file);
-                anyhow::ensure!(
-                    path.is_file(),
-                    "GRAPHIQL_ASSETS_DIR: {} is missing; install the playground with \
+    /// Served from a `node_modules` folder (machines without internet), which must hold every
+    /// pinned file.
+    pub fn local(dir: PathBuf) -> anyhow::Result<Self> {
+        for asset in &ASSETS {
+            let path = dir.join(asset.folder).join(asset.file);
+            anyhow::ensure!(
+                path.is_file(),
+                "GRAPHIQL_ASSETS_DIR: {} is missing; install the playground with \
                      `npm install {}` and point GRAPHIQL_ASSETS_DIR at its node_modules",
-                    path.display(),
-                    NPM_PACKAGES.join(" ")
-                );
-            }
-            return Ok(Assets::Local(dir));
+                path.display(),
+                NPM_PACKAGES.join(" ")
+            );
         }
-        Ok(match settings::var("GRAPHIQL_CDN") {
-            Some(base) => Assets::Cdn(base.trim_end_matches('/').to_owned()),
-            None => Assets::default(),
-        })
+        Ok(Assets::Local(dir))
+    }
+
+    /// Loaded from a CDN with unpkg's layout.
+    pub fn cdn(base: &str) -> Self {
+        Assets::Cdn(base.trim_end_matches('/').to_owned())
     }
 
     fn url(&self, asset: &Asset) -> String {
@@ -290,7 +288,7 @@ mod tests {
     /// pinned hashes must be those of the real files, or every browser would refuse them.
     #[test]
     fn pinned_hashes_match_the_npm_packages() {
-        let Some(dir) = settings::var("GRAPHIQL_ASSETS_DIR") else {
+        let Some(dir) = std::env::var_os("GRAPHIQL_ASSETS_DIR") else {
             panic!(
                 "\n\nGRAPHIQL_ASSETS_DIR is not set: run the tests with scripts/test.sh, which \
                  installs the playground's npm packages ({}), or set it to their node_modules.\n",

@@ -7,13 +7,25 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the global subscriber. `LOG_FORMAT=json` gives one JSON object per line (what
-/// compose and Kubernetes collect); otherwise human-readable lines. `RUST_LOG` filters.
-/// Calling it twice is harmless (the second call is ignored), so tests may call it freely.
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let json = settings::var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+/// How a process logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Logging {
+    /// One JSON object per line (what compose and Kubernetes collect); else human-readable lines.
+    pub json: bool,
+    /// An `EnvFilter` directive (`RUST_LOG`'s syntax); unset or invalid: info, quieter for sqlx
+    /// and tower_http.
+    pub filter: Option<String>,
+}
+
+/// Installs the global subscriber. Calling it twice is harmless (the second call is ignored), so
+/// tests may call it freely.
+pub fn init(logging: &Logging) {
+    let filter = logging
+        .filter
+        .as_deref()
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let json = logging.json;
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
         registry

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use web::Invalid;
 use auth::{Caller, ServiceCaller};
 use contracts::cart::OrderTaken;
 use peers::products::{MAX_LOOKUP, ProductsClient};
 use peers::users::UsersClient;
 use uuid::Uuid;
+use web::Invalid;
 
 use crate::domain::{Cart, MAX_LINES, PricedCart, Quantity};
 use crate::error::Error;

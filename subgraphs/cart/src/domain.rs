@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use web::Invalid;
 use peers::products::ProductSummary;
 use uuid::Uuid;
+use web::Invalid;
 
 /// The most of one product a cart line holds.
 pub const MAX_QUANTITY: i32 = 99;

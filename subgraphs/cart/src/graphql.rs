@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, Object, Schema, SimpleObject};
-use web::ApiError;
 use auth::{Caller, Viewer};
-use subgraph::Batcher;
 use contracts::money::Decimal;
+use subgraph::Batcher;
 use uuid::Uuid;
+use web::ApiError;
 
 use crate::carts::Carts;
 use crate::domain::{PricedCart, PricedItem};

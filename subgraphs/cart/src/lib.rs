@@ -11,16 +11,16 @@ pub mod store;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use auth::{ServiceAuth, TokenVerifier, Viewer};
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use auth::{ServiceAuth, TokenVerifier, Viewer};
-use storage::DatabaseUrl;
-use web::config::HttpConfig;
-use storage::StoreError;
-use peers::Peer;
 use peers::products::ProductsClient;
 use peers::users::UsersClient;
+use storage::Database;
+use storage::StoreError;
+use subgraph::{Service, Shared};
+use web::config::HttpConfig;
 
 use crate::carts::Carts;
 use crate::graphql::CartSchema;
@@ -29,20 +29,18 @@ use crate::store::CartStore;
 pub const SERVICE: &str = "cart";
 pub const DEFAULT_PORT: u16 = 8003;
 
-pub struct Config {
+/// What the cart service runs with (the launcher reads it from the environment).
+pub struct Settings {
     pub http: HttpConfig,
-    pub database: DatabaseUrl,
+    pub database: Database,
+    pub peers: PeerUrls,
 }
 
-impl Config {
-    /// Reads `PORT`, `DATABASE_URL` (peers, tokens and the service credential are read by
-    /// their own types).
-    pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self {
-            http: HttpConfig::from_env(DEFAULT_PORT)?,
-            database: DatabaseUrl::from_env("cart.db")?,
-        })
-    }
+/// Where the services cart calls are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerUrls {
+    pub users: String,
+    pub products: String,
 }
 
 /// The services cart calls.
@@ -52,23 +50,11 @@ pub struct Peers {
 }
 
 impl Peers {
-    /// `USERS_URL` and `PRODUCTS_URL` (defaults: the laptop's ports), sharing `http`.
-    pub fn from_env(http: reqwest::Client, auth: Arc<ServiceAuth>) -> Self {
+    /// Clients of the services at `urls`, sharing the process's client and cart's credential.
+    pub fn at(urls: &PeerUrls, shared: &Shared) -> Self {
         Self {
-            users: UsersClient(Peer::from_env(
-                "users",
-                "USERS_URL",
-                "http://localhost:8001",
-                http.clone(),
-                auth.clone(),
-            )),
-            products: ProductsClient(Peer::from_env(
-                "products",
-                "PRODUCTS_URL",
-                "http://localhost:8002",
-                http,
-                auth,
-            )),
+            users: UsersClient(shared.peer("users", &urls.users)),
+            products: ProductsClient(shared.peer("products", &urls.products)),
         }
     }
 }
@@ -96,19 +82,21 @@ impl AppState {
             service_auth,
         }
     }
+}
 
-    pub async fn from_config(
-        config: &Config,
-        peers: Peers,
-        verifier: Arc<TokenVerifier>,
-        service_auth: Arc<ServiceAuth>,
-    ) -> anyhow::Result<Self> {
-        tracing::info!(database = %config.database.redacted(), "opening cart store");
-        let store = store::open(&config.database)
-            .await
-            .context("opening the cart store")?;
-        Ok(Self::new(store, peers, verifier, service_auth))
-    }
+/// Opens the store: the service, ready to serve.
+pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Service<AppState>> {
+    tracing::info!(database = %settings.database.url.redacted(), "opening cart store");
+    let store = store::open(&settings.database)
+        .await
+        .context("opening the cart store")?;
+    let state = AppState::new(
+        store,
+        Peers::at(&settings.peers, shared),
+        shared.verifier.clone(),
+        shared.credential.clone(),
+    );
+    Ok(Service::new(state, rest::routes(), settings.http.clone()))
 }
 
 impl subgraph::graphql::Subgraph for AppState {

@@ -1,14 +1,14 @@
 //! REST routes: `/api/cart/...` for customers, and the internal routes orders calls at checkout.
 
+use auth::{Caller, ServiceCaller};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post, put};
-use auth::{Caller, ServiceCaller};
-use web::extract::{Json, Path};
-use contracts::money::Amount;
 use contracts::cart::{CartContents, CartLine, OrderTaken};
+use contracts::money::Amount;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use web::extract::{Json, Path};
 
 use crate::AppState;
 use crate::domain::PricedCart;

@@ -2,9 +2,9 @@
 //! I/O here.
 
 use chrono::{DateTime, Utc};
-use web::Invalid;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+use web::Invalid;
 
 /// Where an order stands. `pending → paid → shipped → delivered`; `pending` or `paid` →
 /// `cancelled` (its stock goes back on the shelf). Nothing else.
@@ -265,15 +265,16 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Order {
-    /// Whether the order owes nothing more to products or cart; the reconciler settles the
-    /// others.
-    pub fn is_settled(&self) -> bool {
-        match self.status {
-            OrderStatus::Cancelled => self.stock.is_back(),
-            _ => self.stock == StockState::Confirmed && self.cart_done,
-        }
-    }
+/// When an order still owes a step to products or cart (the reconciler settles it), defined once:
+/// its stock is not confirmed yet ([`Self::STOCK_OWED`]); or it is not cancelled and its cart step
+/// is owed; or it is cancelled and its stock is not back ([`Self::STOCK_BACK`]). Both stores
+/// render their `unsettled` query from these constants, and nothing else decides it.
+pub struct Unsettled;
+
+impl Unsettled {
+    pub const STOCK_OWED: StockState = StockState::Held;
+    pub const CANCELLED: OrderStatus = OrderStatus::Cancelled;
+    pub const STOCK_BACK: [StockState; 2] = [StockState::Released, StockState::Expired];
 }
 
 /// A user's checkout claim: one checkout per user at a time, so two requests cannot both buy

@@ -1,8 +1,8 @@
 //! The orders service's errors and the one place they map to codes.
 
 use subgraph::Failure;
-use web::{ApiError, ErrorCode};
 use uuid::Uuid;
+use web::{ApiError, ErrorCode};
 
 use crate::domain::OrderStatus;
 
@@ -36,7 +36,8 @@ pub enum Error {
         "the order was stored but could not be confirmed yet; it will be completed or cancelled shortly (retry with the same Idempotency-Key to see which)"
     )]
     Unfinished,
-    /// A test made the checkout "die" here.
+    /// A test made the checkout "die" at a failpoint (feature `failpoints`).
+    #[cfg(feature = "failpoints")]
     #[error("the checkout was interrupted")]
     Interrupted,
     #[error(transparent)]
@@ -53,7 +54,10 @@ impl From<Error> for ApiError {
             Error::IllegalTransition { .. } | Error::Conflict(_) | Error::CheckoutInProgress => {
                 ApiError::new(ErrorCode::Conflict, message)
             }
-            Error::Unfinished | Error::Interrupted | Error::PreviousUnfinished => {
+            #[cfg(feature = "failpoints")]
+            Error::Interrupted => ApiError::new(ErrorCode::Unavailable, message)
+                .retry_after(std::time::Duration::from_secs(2)),
+            Error::Unfinished | Error::PreviousUnfinished => {
                 ApiError::new(ErrorCode::Unavailable, message)
                     .retry_after(std::time::Duration::from_secs(2))
             }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
-use chrono::{DateTime, Utc};
-use web::ApiError;
 use auth::Viewer;
-use subgraph::Batcher;
+use chrono::{DateTime, Utc};
 use contracts::money::Decimal;
-use web::pagination::{Page, encode_cursor};
+use subgraph::Batcher;
 use uuid::Uuid;
+use web::ApiError;
+use web::pagination::{Page, encode_cursor};
 
 use crate::checkout::Checkout;
 use crate::domain::{

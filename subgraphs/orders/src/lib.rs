@@ -12,17 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use auth::{ServiceAuth, TokenVerifier, Viewer};
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use auth::{ServiceAuth, TokenVerifier, Viewer};
-use storage::DatabaseUrl;
-use web::config::HttpConfig;
-use storage::StoreError;
-use peers::Peer;
 use peers::cart::CartClient;
 use peers::products::ProductsClient;
 use peers::users::UsersClient;
+use storage::Database;
+use storage::StoreError;
+use subgraph::{Service, Shared};
+use web::config::HttpConfig;
 
 use crate::checkout::{Checkout, Peers};
 use crate::graphql::OrdersSchema;
@@ -31,21 +31,23 @@ use crate::store::OrderStore;
 pub const SERVICE: &str = "orders";
 pub const DEFAULT_PORT: u16 = 8004;
 
-pub struct Config {
+/// What the orders service runs with (the launcher reads it from the environment).
+pub struct Settings {
     pub http: HttpConfig,
-    pub database: DatabaseUrl,
-    pub settings: Settings,
+    pub database: Database,
+    pub checkout: CheckoutSettings,
+    pub peers: PeerUrls,
 }
 
 /// How long a checkout's stock is held before it must be confirmed, and how often unfinished
 /// orders are reconciled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub struct CheckoutSettings {
     pub hold: Duration,
     pub reconcile_every: Duration,
 }
 
-impl Default for Settings {
+impl Default for CheckoutSettings {
     fn default() -> Self {
         Self {
             hold: Duration::from_secs(120),
@@ -54,43 +56,21 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// `CHECKOUT_HOLD_SECS` (default 120, at most 900), `RECONCILE_EVERY_SECS` (5).
-    pub fn from_env() -> anyhow::Result<Self> {
-        let d = Self::default();
-        Ok(Self {
-            hold: settings::seconds_within(
-                "CHECKOUT_HOLD_SECS",
-                d.hold,
-                peers::products::MAX_HOLD,
-            )?,
-            reconcile_every: settings::seconds_or("RECONCILE_EVERY_SECS", d.reconcile_every)?,
-        })
-    }
-}
-
-impl Config {
-    /// Reads `PORT`, `DATABASE_URL`, `CHECKOUT_HOLD_SECS`, `RECONCILE_EVERY_SECS` (peers,
-    /// tokens and the service credential are read by their own types).
-    pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self {
-            http: HttpConfig::from_env(DEFAULT_PORT)?,
-            database: DatabaseUrl::from_env("orders.db")?,
-            settings: Settings::from_env()?,
-        })
-    }
+/// Where the services orders calls are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerUrls {
+    pub users: String,
+    pub products: String,
+    pub cart: String,
 }
 
 impl Peers {
-    /// `USERS_URL`, `PRODUCTS_URL`, `CART_URL` (defaults: the laptop's ports), sharing `http`.
-    pub fn from_env(http: reqwest::Client, auth: Arc<ServiceAuth>) -> Self {
-        let peer = |service, variable, default| {
-            Peer::from_env(service, variable, default, http.clone(), auth.clone())
-        };
+    /// Clients of the services at `urls`, sharing the process's client and `orders`' credential.
+    pub fn at(urls: &PeerUrls, shared: &Shared) -> Self {
         Self {
-            users: UsersClient(peer("users", "USERS_URL", "http://localhost:8001")),
-            products: ProductsClient(peer("products", "PRODUCTS_URL", "http://localhost:8002")),
-            cart: CartClient(peer("cart", "CART_URL", "http://localhost:8003")),
+            users: UsersClient(shared.peer("users", &urls.users)),
+            products: ProductsClient(shared.peer("products", &urls.products)),
+            cart: CartClient(shared.peer("cart", &urls.cart)),
         }
     }
 }
@@ -117,21 +97,25 @@ impl AppState {
             service_auth,
         }
     }
+}
 
-    pub async fn from_config(
-        config: &Config,
-        peers: Peers,
-        verifier: Arc<TokenVerifier>,
-        service_auth: Arc<ServiceAuth>,
-    ) -> anyhow::Result<Self> {
-        tracing::info!(database = %config.database.redacted(), "opening orders store");
-        let store: Arc<dyn OrderStore> = store::open(&config.database)
-            .await
-            .context("opening the orders store")?;
-        let checkout = Checkout::new(store, peers, config.settings.hold)
-            .with_lease(checkout::lease_for(config.http.request_timeout));
-        Ok(Self::new(checkout, verifier, service_auth))
-    }
+/// Opens the store: the service, ready to serve, reconciling unfinished orders every
+/// `reconcile_every`.
+pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Service<AppState>> {
+    tracing::info!(database = %settings.database.url.redacted(), "opening orders store");
+    let store: Arc<dyn OrderStore> = store::open(&settings.database)
+        .await
+        .context("opening the orders store")?;
+    let checkout = Checkout::new(
+        store,
+        Peers::at(&settings.peers, shared),
+        settings.checkout.hold,
+    )
+    .with_lease(checkout::lease_for(settings.http.request_timeout));
+    let state = AppState::new(checkout, shared.verifier.clone(), shared.credential.clone());
+    let reconciler =
+        checkout::reconciler(state.checkout.clone(), settings.checkout.reconcile_every);
+    Ok(Service::new(state, rest::routes(), settings.http.clone()).with_task(reconciler))
 }
 
 impl subgraph::graphql::Subgraph for AppState {

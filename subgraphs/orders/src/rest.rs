@@ -1,17 +1,17 @@
 //! REST routes: `/api/orders/...`.
 
+use auth::Caller;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
-use auth::Caller;
-use web::extract::{Json, Path, Query};
 use contracts::money::Amount;
-use web::pagination::Page;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use web::extract::{Json, Path, Query};
+use web::pagination::Page;
 
 use crate::AppState;
 use crate::domain::{

@@ -215,16 +215,12 @@ impl Catalog {
     }
 }
 
-/// Releases expired holds every `every`, until the process ends.
-pub fn spawn_expiry_sweeper(catalog: Arc<Catalog>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if let Err(err) = catalog.release_expired(chrono::Utc::now()).await {
-                tracing::warn!(error = %web::ApiError::from(err), "releasing expired holds failed");
-            }
+/// Releases expired holds every `every`, for as long as it runs.
+pub async fn expiry_sweeper(catalog: Arc<Catalog>, every: Duration) {
+    web::every(every, || async {
+        if let Err(err) = catalog.release_expired(chrono::Utc::now()).await {
+            tracing::warn!(error = %web::ApiError::from(err), "releasing expired holds failed");
         }
     })
+    .await
 }

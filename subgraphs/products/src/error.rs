@@ -1,8 +1,8 @@
 //! The products service's errors and the one place they map to codes.
 
 use subgraph::Failure;
-use web::{ApiError, ErrorCode};
 use uuid::Uuid;
+use web::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use auth::{ServiceAuth, TokenVerifier, Viewer};
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use auth::{ServiceAuth, TokenVerifier, Viewer};
-use storage::DatabaseUrl;
-use web::config::HttpConfig;
+use storage::Database;
 use storage::StoreError;
+use subgraph::{Service, Shared};
+use web::config::HttpConfig;
 
 use crate::catalog::Catalog;
 use crate::graphql::ProductsSchema;
@@ -28,9 +29,10 @@ use crate::store::ProductStore;
 pub const SERVICE: &str = "products";
 pub const DEFAULT_PORT: u16 = 8002;
 
-pub struct Config {
+/// What the products service runs with (the launcher reads it from the environment).
+pub struct Settings {
     pub http: HttpConfig,
-    pub database: DatabaseUrl,
+    pub database: Database,
     pub reservations: ReservationSettings,
 }
 
@@ -48,33 +50,6 @@ impl Default for ReservationSettings {
             default_hold: Duration::from_secs(120),
             sweep_every: Duration::from_secs(5),
         }
-    }
-}
-
-impl ReservationSettings {
-    /// `RESERVATION_HOLD_SECS` (default 120, at most 900), `RESERVATION_SWEEP_SECS` (5).
-    pub fn from_env() -> anyhow::Result<Self> {
-        let d = Self::default();
-        Ok(Self {
-            default_hold: settings::seconds_within(
-                "RESERVATION_HOLD_SECS",
-                d.default_hold,
-                domain::MAX_HOLD,
-            )?,
-            sweep_every: settings::seconds_or("RESERVATION_SWEEP_SECS", d.sweep_every)?,
-        })
-    }
-}
-
-impl Config {
-    /// Reads `PORT`, `DATABASE_URL`, `RESERVATION_*` (token and service settings are read by
-    /// their own types).
-    pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self {
-            http: HttpConfig::from_env(DEFAULT_PORT)?,
-            database: DatabaseUrl::from_env("products.db")?,
-            reservations: ReservationSettings::from_env()?,
-        })
     }
 }
 
@@ -101,23 +76,32 @@ impl AppState {
             service_auth,
         }
     }
+}
 
-    pub async fn from_config(
-        config: &Config,
-        verifier: Arc<TokenVerifier>,
-        service_auth: Arc<ServiceAuth>,
-    ) -> anyhow::Result<Self> {
-        tracing::info!(database = %config.database.redacted(), "opening products store");
-        let store = store::open(&config.database)
+/// Opens the store: the service, ready to serve, returning expired holds to stock every
+/// `sweep_every`. `seed` runs on the store first (`up`'s demo catalogue).
+pub async fn start(
+    settings: &Settings,
+    shared: &Shared,
+    seed: Option<fn(&dyn ProductStore) -> BoxFuture<'_, anyhow::Result<()>>>,
+) -> anyhow::Result<Service<AppState>> {
+    tracing::info!(database = %settings.database.url.redacted(), "opening products store");
+    let store = store::open(&settings.database)
+        .await
+        .context("opening the products store")?;
+    if let Some(seed) = seed {
+        seed(store.as_ref())
             .await
-            .context("opening the products store")?;
-        Ok(Self::new(
-            store,
-            verifier,
-            service_auth,
-            config.reservations,
-        ))
+            .context("seeding the catalogue")?;
     }
+    let state = AppState::new(
+        store,
+        shared.verifier.clone(),
+        shared.credential.clone(),
+        settings.reservations,
+    );
+    let sweeper = catalog::expiry_sweeper(state.catalog.clone(), settings.reservations.sweep_every);
+    Ok(Service::new(state, rest::routes(), settings.http.clone()).with_task(sweeper))
 }
 
 impl subgraph::graphql::Subgraph for AppState {

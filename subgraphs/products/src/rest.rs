@@ -1,21 +1,21 @@
 //! REST routes: the public catalogue, admin writes, and internal reservation endpoints for orders.
 
+use auth::{Caller, ServiceCaller};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
-use auth::{Caller, ServiceCaller};
-use web::extract::{Json, Path, Query};
 use contracts::money::Amount;
-use web::pagination::Page;
 use contracts::products::{
     LookupRequest, ProductSummary, ReservationView, ReserveRequest, ReservedLineView,
     StockLedgerView,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use web::extract::{Json, Path, Query};
+use web::pagination::Page;
 
 use crate::AppState;
 use crate::domain::{Product, ProductDraft, ProductQuery, Reservation, ReservationRequest, Sort};

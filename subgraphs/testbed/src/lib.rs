@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use auth::Role;
-use web::config::HttpConfig;
 use contracts::money::Currency;
 use peers::Peer;
 use peers::products::ProductsClient;
 use peers::users::UsersClient;
-use testing::{Backend, Served, TestAuth, TestDb};
 use products::domain::{NewProduct, Product};
 use products::store::{ProductStore, SqlProductStore, StockLedger};
+use testing::{Backend, Served, TestAuth, TestDb};
 use users::store::{NewUser, SqlUserStore, UserStore};
 use uuid::Uuid;
+use web::config::HttpConfig;
 
 /// users and products, each on SQLite files of their own, sharing one set of keys.
 pub struct Platform {
@@ -147,7 +147,9 @@ impl Platform {
     pub async fn deactivate(&self, id: Uuid) {
         self.products_db
             .pool
-            .execute(storage::sql::query("UPDATE products SET active = FALSE WHERE id = $1").bind(id))
+            .execute(
+                storage::sql::query("UPDATE products SET active = FALSE WHERE id = $1").bind(id),
+            )
             .await
             .unwrap();
     }

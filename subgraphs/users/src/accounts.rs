@@ -8,10 +8,10 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use auth::{AccessToken, Caller, Role, ServiceCaller, TokenIssuer};
-use storage::StoreError;
-use web::http::ClientAddr;
 use secrecy::{ExposeSecret, SecretString};
+use storage::StoreError;
 use uuid::Uuid;
+use web::http::ClientAddr;
 
 use crate::domain::{Email, Name, Password, Registration, User};
 use crate::error::Error;
@@ -321,18 +321,6 @@ const QUEUED_LOGINS_PER_THREAD: usize = 32;
 const QUEUED_REGISTRATIONS_PER_THREAD: usize = 4;
 
 static HASHING: OnceLock<Arc<HashingPool>> = OnceLock::new();
-
-/// How many hashing threads to run: `PASSWORD_HASHING_THREADS`, else one per core this process
-/// may use (`available_parallelism` honours a container's CPU quota).
-pub fn hashing_threads_from_env() -> anyhow::Result<usize> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let threads: usize = settings::parse_or("PASSWORD_HASHING_THREADS", cores)?;
-    anyhow::ensure!(
-        (1..=256).contains(&threads),
-        "PASSWORD_HASHING_THREADS must be between 1 and 256"
-    );
-    Ok(threads)
-}
 
 impl HashingPool {
     fn submit(&self, priority: Priority, job: Job) -> Result<(), Error> {

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject};
-use chrono::{DateTime, Utc};
-use web::ApiError;
 use auth::{Role, Viewer};
-use subgraph::Batcher;
-use web::http::ClientAddr;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use subgraph::Batcher;
 use uuid::Uuid;
+use web::ApiError;
+use web::http::ClientAddr;
 
 use crate::accounts::Accounts;
 use crate::domain::{Registration, User};

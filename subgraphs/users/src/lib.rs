@@ -11,16 +11,15 @@ pub mod throttle;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use auth::{JwkSet, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer};
 use axum::Router;
 use axum::extract::FromRef;
 use futures::future::BoxFuture;
-use auth::{
-    JwkSet, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer,
-};
-use storage::DatabaseUrl;
-use web::config::HttpConfig;
-use storage::StoreError;
 use secrecy::SecretString;
+use storage::Database;
+use storage::StoreError;
+use subgraph::Service;
+use web::config::HttpConfig;
 
 use crate::accounts::Accounts;
 use crate::graphql::UsersSchema;
@@ -35,9 +34,10 @@ pub struct AdminAccount {
     pub password: SecretString,
 }
 
-pub struct Config {
+/// What the users service runs with (the launcher reads it from the environment).
+pub struct Settings {
     pub http: HttpConfig,
-    pub database: DatabaseUrl,
+    pub database: Database,
     pub tokens: TokenSettings,
     /// PKCS#8 PEM Ed25519 key that signs access tokens; generated per process when absent.
     pub signing_key: Option<SecretString>,
@@ -46,30 +46,6 @@ pub struct Config {
     pub login_limits: throttle::LoginLimits,
     /// Threads hashing passwords at once.
     pub hashing_threads: usize,
-}
-
-impl Config {
-    /// Reads `PORT`, `DATABASE_URL`, `JWT_*`, `ACCESS_TOKEN_TTL_SECS`, `ADMIN_EMAIL`,
-    /// `ADMIN_PASSWORD`, `LOGIN_*`, `PASSWORD_HASHING_THREADS`.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let admin = match (
-            settings::var("ADMIN_EMAIL"),
-            settings::secret("ADMIN_PASSWORD")?,
-        ) {
-            (Some(email), Some(password)) => Some(AdminAccount { email, password }),
-            (None, None) => None,
-            _ => anyhow::bail!("set both ADMIN_EMAIL and ADMIN_PASSWORD, or neither"),
-        };
-        Ok(Self {
-            http: HttpConfig::from_env(DEFAULT_PORT)?,
-            database: DatabaseUrl::from_env("users.db")?,
-            tokens: TokenSettings::from_env()?,
-            signing_key: settings::secret("JWT_PRIVATE_KEY")?,
-            admin,
-            login_limits: throttle::LoginLimits::from_env()?,
-            hashing_threads: accounts::hashing_threads_from_env()?,
-        })
-    }
 }
 
 #[derive(Clone, FromRef)]
@@ -103,41 +79,41 @@ impl AppState {
             }),
         })
     }
+}
 
-    /// Opens the store, loads the signing key and bootstraps the admin.
-    pub async fn from_config(
-        config: &Config,
-        service_auth: Arc<ServiceAuth>,
-    ) -> anyhow::Result<Self> {
-        tracing::info!(database = %config.database.redacted(), "opening users store");
-        let store = store::open(&config.database)
-            .await
-            .context("opening the users store")?;
-        let key = match &config.signing_key {
-            Some(pem) => SigningKey::from_pem(pem).context("JWT_PRIVATE_KEY")?,
-            None => {
-                tracing::warn!(
-                    "JWT_PRIVATE_KEY is not set; signing with a key generated for this process only"
-                );
-                SigningKey::generate()
-            }
-        };
-        let state = Self::new(
-            store,
-            Arc::new(TokenIssuer::new(key, config.tokens.clone())),
-            config.login_limits,
-            config.hashing_threads,
-            service_auth,
-        )?;
-        if let Some(admin) = &config.admin {
-            state
-                .accounts
-                .bootstrap_admin(&admin.email, &admin.password)
-                .await
-                .context("bootstrapping the admin")?;
+/// Opens the store, loads the signing key, bootstraps the admin: the service, ready to serve.
+pub async fn start(
+    settings: &Settings,
+    credential: Arc<ServiceAuth>,
+) -> anyhow::Result<Service<AppState>> {
+    tracing::info!(database = %settings.database.url.redacted(), "opening users store");
+    let store = store::open(&settings.database)
+        .await
+        .context("opening the users store")?;
+    let key = match &settings.signing_key {
+        Some(pem) => SigningKey::from_pem(pem).context("JWT_PRIVATE_KEY")?,
+        None => {
+            tracing::warn!(
+                "JWT_PRIVATE_KEY is not set; signing with a key generated for this process only"
+            );
+            SigningKey::generate()
         }
-        Ok(state)
+    };
+    let state = AppState::new(
+        store,
+        Arc::new(TokenIssuer::new(key, settings.tokens.clone())),
+        settings.login_limits,
+        settings.hashing_threads,
+        credential,
+    )?;
+    if let Some(admin) = &settings.admin {
+        state
+            .accounts
+            .bootstrap_admin(&admin.email, &admin.password)
+            .await
+            .context("bootstrapping the admin")?;
     }
+    Ok(Service::new(state, rest::routes(), settings.http.clone()))
 }
 
 impl subgraph::graphql::Subgraph for AppState {

@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
+use auth::{Caller, JwkSet, Role, ServiceCaller};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use auth::{Caller, JwkSet, Role, ServiceCaller};
-use web::extract::{Json, Path};
-use web::http::ClientAddr;
 use contracts::users::UserSummary;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use web::extract::{Json, Path};
+use web::http::ClientAddr;
 
 use crate::AppState;
 use crate::domain::{Registration, User};

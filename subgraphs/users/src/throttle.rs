@@ -67,35 +67,6 @@ impl Default for LoginLimits {
     }
 }
 
-impl LoginLimits {
-    /// From `LOGIN_MAX_FAILURES`, `LOGIN_MAX_FAILURES_PER_ADDRESS`, `LOGIN_BACKOFF_AFTER`,
-    /// `LOGIN_MAX_BACKOFF_SECS`, `LOGIN_FAILURE_WINDOW_SECS`, `REGISTER_MAX_PER_ADDRESS` and
-    /// `REGISTER_WINDOW_SECS`.
-    pub fn from_env() -> anyhow::Result<Self> {
-        use settings::{parse_or, seconds_or};
-        let d = Self::default();
-        let limits = Self {
-            max_failures: parse_or("LOGIN_MAX_FAILURES", d.max_failures)?,
-            max_failures_per_address: parse_or(
-                "LOGIN_MAX_FAILURES_PER_ADDRESS",
-                d.max_failures_per_address,
-            )?,
-            backoff_after: parse_or("LOGIN_BACKOFF_AFTER", d.backoff_after)?,
-            max_backoff: seconds_or("LOGIN_MAX_BACKOFF_SECS", d.max_backoff)?,
-            window: seconds_or("LOGIN_FAILURE_WINDOW_SECS", d.window)?,
-            max_registrations: parse_or("REGISTER_MAX_PER_ADDRESS", d.max_registrations)?,
-            registration_window: seconds_or("REGISTER_WINDOW_SECS", d.registration_window)?,
-        };
-        anyhow::ensure!(
-            limits.max_failures > 0
-                && limits.max_failures_per_address > 0
-                && limits.max_registrations > 0,
-            "LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDRESS and REGISTER_MAX_PER_ADDRESS must be at least 1"
-        );
-        Ok(limits)
-    }
-}
-
 /// The key a client address is throttled and remembered under: IPv4 addresses as they are,
 /// IPv6 ones by their /64 (one host usually holds a whole /64, so per-address rules would
 /// otherwise not bind it). `None`: no address known (in-process calls).

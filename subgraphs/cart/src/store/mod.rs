@@ -8,8 +8,8 @@ mod sql;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use storage::DatabaseUrl;
 use storage::StoreError;
+use storage::{Database, DatabaseUrl};
 use uuid::Uuid;
 
 use crate::domain::{Cart, Quantity};
@@ -67,13 +67,14 @@ pub trait CartStore: Send + Sync + 'static {
 }
 
 /// Opens the backend the URL's scheme names.
-pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn CartStore>> {
+pub async fn open(database: &Database) -> anyhow::Result<Arc<dyn CartStore>> {
+    let url = &database.url;
     match url {
         DatabaseUrl::Mongodb(_) => Ok(Arc::new(
             MongoCartStore::open(storage::mongo::connect(url, "cart").await?).await?,
         )),
         DatabaseUrl::Sqlite(_) => {
-            let pool = storage::sql::Pool::connect(url, 1).await?;
+            let pool = storage::sql::Pool::connect(database).await?;
             Ok(Arc::new(SqlCartStore::open(pool).await?))
         }
         DatabaseUrl::Postgres(_) => {

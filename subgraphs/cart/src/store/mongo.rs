@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 use bson::{Document, doc};
 use chrono::Utc;
-use storage::StoreError;
-use storage::mongo::{is_duplicate_key, time, uuid};
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
+use storage::StoreError;
+use storage::mongo::{is_duplicate_key, time, uuid};
 use uuid::Uuid;
 
 use super::{AddOutcome, CartStore};

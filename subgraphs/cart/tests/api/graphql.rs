@@ -1,7 +1,7 @@
 //! The cart subgraph: `User.cart`, the mutations, and the references to products.
 
-use testing::{Backend, graphql};
 use serde_json::json;
+use testing::{Backend, graphql};
 
 use crate::helpers::TestApp;
 

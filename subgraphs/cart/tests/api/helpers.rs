@@ -4,9 +4,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use cart::store::{CartStore, MongoCartStore, SqlCartStore};
-use web::config::HttpConfig;
-use testing::{Backend, TestDb, TestResponse};
 use testbed::Platform;
+use testing::{Backend, TestDb, TestResponse};
+use web::config::HttpConfig;
 
 /// A cart store on a database of its own (kept alive with it).
 pub struct TestStore {

@@ -1,8 +1,8 @@
 //! The cart's REST routes: every route, bad input, ownership, and calls to users and products.
 
 use axum::http::Method;
-use testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
 use serde_json::{Value, json};
+use testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
 use uuid::Uuid;
 
 use crate::helpers::TestApp;

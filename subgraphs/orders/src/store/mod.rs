@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use storage::DatabaseUrl;
 use storage::StoreError;
-use web::pagination::Page;
+use storage::{Database, DatabaseUrl};
 use uuid::Uuid;
+use web::pagination::Page;
 
 use crate::domain::{Lease, Order, OrderStatus, StockState};
 
@@ -38,15 +38,17 @@ pub trait OrderStore: Send + Sync + 'static {
         from: OrderStatus,
         to: OrderStatus,
     ) -> Result<Option<Order>, StoreError>;
-    /// Records the reservation's new state if it is still at one of `from`; whether it was.
+    /// Records the reservation's new state if `order`'s is still one of `from`, in one round
+    /// trip: the order as stored now, or `None` when it was not at `from`.
     async fn record_stock(
         &self,
-        id: Uuid,
+        order: &Order,
         from: &[StockState],
         to: StockState,
-    ) -> Result<bool, StoreError>;
-    /// Records that the cart needs nothing more.
-    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError>;
+    ) -> Result<Option<Order>, StoreError>;
+    /// Records that `order`'s cart needs nothing more, in one round trip: the order as stored
+    /// now (`None`: it is gone).
+    async fn record_cart_done(&self, order: &Order) -> Result<Option<Order>, StoreError>;
     /// Orders created before `before` that still owe a step (of `user` only, when given),
     /// oldest first, at most `limit`.
     async fn unsettled(
@@ -70,13 +72,14 @@ pub trait OrderStore: Send + Sync + 'static {
 }
 
 /// Opens the backend the URL's scheme names.
-pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn OrderStore>> {
+pub async fn open(database: &Database) -> anyhow::Result<Arc<dyn OrderStore>> {
+    let url = &database.url;
     match url {
         DatabaseUrl::Mongodb(_) => Ok(Arc::new(
             MongoOrderStore::open(storage::mongo::connect(url, "orders").await?).await?,
         )),
         DatabaseUrl::Sqlite(_) => {
-            let pool = storage::sql::Pool::connect(url, 1).await?;
+            let pool = storage::sql::Pool::connect(database).await?;
             Ok(Arc::new(SqlOrderStore::open(pool).await?))
         }
         DatabaseUrl::Postgres(_) => {

@@ -7,17 +7,17 @@ use async_trait::async_trait;
 use bson::{Bson, doc};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use storage::StoreError;
-use storage::mongo::{is_duplicate_key, time, uuid};
-use web::pagination::Page;
-use mongodb::options::IndexOptions;
+use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
+use storage::StoreError;
+use storage::mongo::{is_duplicate_key, time, uuid};
 use uuid::Uuid;
+use web::pagination::Page;
 
 use super::OrderStore;
 use crate::domain::{
-    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
+    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState, Unsettled,
 };
 
 /// The shape of the documents this code writes.
@@ -294,29 +294,32 @@ impl OrderStore for MongoOrderStore {
 
     async fn record_stock(
         &self,
-        id: Uuid,
+        order: &Order,
         from: &[StockState],
         to: StockState,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Order>, StoreError> {
         let from: Vec<Bson> = from.iter().map(|s| Bson::from(s.as_str())).collect();
-        let changed = self
-            .orders
-            .update_one(
-                doc! { "_id": uuid(id), "stock": { "$in": from } },
+        self.orders
+            .find_one_and_update(
+                doc! { "_id": uuid(order.id), "stock": { "$in": from } },
                 doc! { "$set": { "stock": to.as_str(), "updatedAt": time(Utc::now()) } },
             )
-            .await?;
-        Ok(changed.matched_count == 1)
+            .return_document(ReturnDocument::After)
+            .await?
+            .map(Order::try_from)
+            .transpose()
     }
 
-    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn record_cart_done(&self, order: &Order) -> Result<Option<Order>, StoreError> {
         self.orders
-            .update_one(
-                doc! { "_id": uuid(id) },
+            .find_one_and_update(
+                doc! { "_id": uuid(order.id) },
                 doc! { "$set": { "cartDone": true, "updatedAt": time(Utc::now()) } },
             )
-            .await?;
-        Ok(())
+            .return_document(ReturnDocument::After)
+            .await?
+            .map(Order::try_from)
+            .transpose()
     }
 
     async fn unsettled(
@@ -325,12 +328,15 @@ impl OrderStore for MongoOrderStore {
         user: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
+        // [`Unsettled`], as a filter.
+        let cancelled = Unsettled::CANCELLED.as_str();
+        let back = Unsettled::STOCK_BACK.map(StockState::as_str);
         let mut filter = doc! {
             "createdAt": { "$lt": time(before) },
             "$or": [
-                { "stock": "held" },
-                { "cartDone": false },
-                { "status": "cancelled", "stock": { "$nin": ["released", "expired"] } },
+                { "stock": Unsettled::STOCK_OWED.as_str() },
+                { "status": { "$ne": cancelled }, "cartDone": false },
+                { "status": cancelled, "stock": { "$nin": back.to_vec() } },
             ],
         };
         if let Some(user) = user {
@@ -344,13 +350,7 @@ impl OrderStore for MongoOrderStore {
             .await?
             .try_collect()
             .await?;
-        Ok(found
-            .into_iter()
-            .map(Order::try_from)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|o| !o.is_settled())
-            .collect())
+        found.into_iter().map(Order::try_from).collect()
     }
 
     async fn claim_checkout(

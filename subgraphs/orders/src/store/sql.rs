@@ -2,17 +2,17 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use storage::StoreError;
-use web::pagination::Page;
-use storage::sql::{Pool, Row, placeholders, query};
 use std::sync::LazyLock;
+use storage::StoreError;
+use storage::sql::{Pool, Row, placeholders, query};
+use web::pagination::Page;
 
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::OrderStore;
 use crate::domain::{
-    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
+    Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState, Unsettled,
 };
 
 static SQLITE: LazyLock<Migrator> = storage::migrations!("sqlite": ["20261129000001_orders.sql"]);
@@ -21,9 +21,16 @@ const COLUMNS: &str = "id, user_id, status, total_minor, currency, street, city,
     country, payment_method, idempotency_key, request_hash, stock, cart_version, cart_done, \
     created_at, updated_at";
 
-/// Orders that still owe a step to products or cart.
-const UNSETTLED: &str = "(stock = 'held' OR NOT cart_done \
-     OR (status = 'cancelled' AND stock NOT IN ('released', 'expired')))";
+/// Orders that still owe a step to products or cart ([`Unsettled`]), as SQL.
+static UNSETTLED: LazyLock<String> = LazyLock::new(|| {
+    let [back_1, back_2] = Unsettled::STOCK_BACK.map(StockState::as_str);
+    format!(
+        "(stock = '{owed}' OR (status <> '{cancelled}' AND NOT cart_done) \
+         OR (status = '{cancelled}' AND stock NOT IN ('{back_1}', '{back_2}')))",
+        owed = Unsettled::STOCK_OWED.as_str(),
+        cancelled = Unsettled::CANCELLED.as_str(),
+    )
+});
 
 pub struct SqlOrderStore {
     db: Pool,
@@ -244,36 +251,46 @@ impl OrderStore for SqlOrderStore {
 
     async fn record_stock(
         &self,
-        id: Uuid,
+        order: &Order,
         from: &[StockState],
         to: StockState,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Order>, StoreError> {
         let sql = format!(
-            "UPDATE orders SET stock = $2, updated_at = $3 WHERE id = $1 AND stock IN ({})",
+            "UPDATE orders SET stock = $2, updated_at = $3 WHERE id = $1 AND stock IN ({}) \
+             RETURNING {COLUMNS}",
             placeholders(4, from.len())
         );
         let changed = self
             .db
-            .execute(
+            .fetch_optional(
                 query(sql)
-                    .bind(id)
+                    .bind(order.id)
                     .bind(to.as_str())
                     .bind(Utc::now())
                     .bind_all(from.iter().map(|s| s.as_str())),
             )
             .await?;
-        Ok(changed == 1)
+        // The lines never change once stored: the caller's are the stored ones.
+        changed
+            .map(|row| self::order(&row, order.lines.clone()))
+            .transpose()
     }
 
-    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                query("UPDATE orders SET cart_done = TRUE, updated_at = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(Utc::now()),
+    async fn record_cart_done(&self, order: &Order) -> Result<Option<Order>, StoreError> {
+        let changed = self
+            .db
+            .fetch_optional(
+                query(format!(
+                    "UPDATE orders SET cart_done = TRUE, updated_at = $2 WHERE id = $1 \
+                     RETURNING {COLUMNS}"
+                ))
+                .bind(order.id)
+                .bind(Utc::now()),
             )
             .await?;
-        Ok(())
+        changed
+            .map(|row| self::order(&row, order.lines.clone()))
+            .transpose()
     }
 
     async fn unsettled(
@@ -288,8 +305,9 @@ impl OrderStore for SqlOrderStore {
             ""
         };
         let mut select = query(format!(
-            "SELECT {COLUMNS} FROM orders WHERE {UNSETTLED} AND created_at < $1 {of_user} \
-             ORDER BY created_at LIMIT $2"
+            "SELECT {COLUMNS} FROM orders WHERE {} AND created_at < $1 {of_user} \
+             ORDER BY created_at LIMIT $2",
+            *UNSETTLED
         ))
         .bind(before)
         .bind(i64::from(limit));
@@ -297,12 +315,7 @@ impl OrderStore for SqlOrderStore {
             select = select.bind(user);
         }
         let rows = self.db.fetch_all(select).await?;
-        Ok(self
-            .with_lines(rows)
-            .await?
-            .into_iter()
-            .filter(|o| !o.is_settled())
-            .collect())
+        self.with_lines(rows).await
     }
 
     async fn claim_checkout(

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use testing::Backend;
-use orders::checkout::{Checkout, Step};
+use orders::checkout::Checkout;
+use orders::checkout::failpoints::Step;
 use orders::domain::{OrderStatus, StockState};
+use testing::Backend;
 use uuid::Uuid;
 
 use crate::helpers::{Generic404, Options, TestApp, body};
@@ -559,42 +560,74 @@ async fn a_retry_answers_as_its_checkout_did() {
     }
 }
 
+/// Every generic 404 a products stand-in answers in the tests below.
+const GENERIC_404S: [Generic404; 3] = [
+    Generic404::RouteNotFound,
+    Generic404::OldFallback,
+    Generic404::Proxy,
+];
+
+/// An app whose orders calls products through a stand-in, a customer, and `quantity` of a product
+/// (5 in stock) in their cart.
+async fn behind_a_stand_in(
+    email: &str,
+    product: &str,
+    price_minor: i64,
+    quantity: i64,
+) -> (TestApp, Uuid, String, products::domain::Product) {
+    let app = TestApp::with(
+        Backend::Sqlite,
+        Options {
+            products_stand_in: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (user, token) = app.customer(email).await;
+    let p = app.product(product, price_minor, 5).await;
+    app.fill_cart(user, p.id, quantity).await;
+    (app, user, token, p)
+}
+
 /// The 404 trap: a confirm that meets a 404 for a route products does not serve (an older
 /// version mid-rollout, a proxy, a wrong base path) is no answer. The order stays pending with
 /// its stock held, and the reconciler confirms it once products answers again.
 #[tokio::test]
 async fn a_generic_404_on_confirm_leaves_the_order_pending_until_products_is_back() {
-    for answer in [Generic404::RouteNotFound, Generic404::OldFallback, Generic404::Proxy] {
-        let app = TestApp::with(
-            Backend::Sqlite,
-            Options {
-                products_stand_in: true,
-                ..Options::default()
-            },
-        )
-        .await;
+    for answer in GENERIC_404S {
+        let (app, user, token, p) =
+            behind_a_stand_in("rollout@example.com", "Kettle", 2_500, 2).await;
         let stand_in = app.stand_in.as_ref().unwrap();
-        let (user, token) = app.customer("rollout@example.com").await;
-        let p = app.product("Kettle", 2_500, 5).await;
-        app.fill_cart(user, p.id, 2).await;
 
         stand_in.answer_404(Some(answer));
         app.place(&token, user, None)
             .await
             .assert_error(503, "SERVICE_UNAVAILABLE");
-        let (orders, _) = app.db.store.for_user(user, Default::default()).await.unwrap();
+        let (orders, _) = app
+            .db
+            .store
+            .for_user(user, Default::default())
+            .await
+            .unwrap();
         assert_eq!(
             (orders.len(), orders[0].status, orders[0].stock),
             (1, OrderStatus::Pending, StockState::Held),
             "{answer:?}: the order is neither cancelled nor confirmed"
         );
         let ledger = app.ledger(p.id).await;
-        assert_eq!((ledger.on_hand, ledger.held, ledger.sold), (3, 2, 0), "{answer:?}");
+        assert_eq!(
+            (ledger.on_hand, ledger.held, ledger.sold),
+            (3, 2, 0),
+            "{answer:?}"
+        );
         app.assert_stock_accounted(p.id, 5).await;
         // Still broken: the reconciler changes nothing.
         app.checkout.reconcile(Duration::ZERO).await.unwrap();
         let order = app.db.store.get(orders[0].id).await.unwrap().unwrap();
-        assert_eq!((order.status, order.stock), (OrderStatus::Pending, StockState::Held));
+        assert_eq!(
+            (order.status, order.stock),
+            (OrderStatus::Pending, StockState::Held)
+        );
 
         stand_in.answer_404(None);
         app.checkout.reconcile(Duration::ZERO).await.unwrap();
@@ -605,7 +638,11 @@ async fn a_generic_404_on_confirm_leaves_the_order_pending_until_products_is_bac
             "{answer:?}"
         );
         let ledger = app.ledger(p.id).await;
-        assert_eq!((ledger.on_hand, ledger.held, ledger.sold), (3, 0, 2), "{answer:?}");
+        assert_eq!(
+            (ledger.on_hand, ledger.held, ledger.sold),
+            (3, 0, 2),
+            "{answer:?}"
+        );
         app.assert_stock_accounted(p.id, 5).await;
     }
 }
@@ -615,48 +652,118 @@ async fn a_generic_404_on_confirm_leaves_the_order_pending_until_products_is_bac
 /// answers, and only then is the stock recorded as back.
 #[tokio::test]
 async fn a_generic_404_on_release_keeps_the_release_owed_until_products_is_back() {
-    for answer in [Generic404::RouteNotFound, Generic404::OldFallback, Generic404::Proxy] {
-        let app = TestApp::with(
-            Backend::Sqlite,
-            Options {
-                products_stand_in: true,
-                ..Options::default()
-            },
-        )
-        .await;
+    for answer in GENERIC_404S {
+        let (app, user, token, p) =
+            behind_a_stand_in("changed-mind@example.com", "Toaster", 4_000, 3).await;
         let stand_in = app.stand_in.as_ref().unwrap();
-        let (user, token) = app.customer("changed-mind@example.com").await;
-        let p = app.product("Toaster", 4_000, 5).await;
-        app.fill_cart(user, p.id, 3).await;
         let placed = app.place(&token, user, None).await;
-        assert_eq!(placed.status, 201, "{}", String::from_utf8_lossy(&placed.body));
+        assert_eq!(
+            placed.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&placed.body)
+        );
         let id = body(&placed)["id"].as_str().unwrap().to_owned();
 
         stand_in.answer_404(Some(answer));
         let cancelled = app.set_status(&token, &id, "cancelled").await;
-        assert_eq!(cancelled.status, 200, "{}", String::from_utf8_lossy(&cancelled.body));
+        assert_eq!(
+            cancelled.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&cancelled.body)
+        );
         assert_eq!(body(&cancelled)["status"], "cancelled");
-        let order = app.db.store.get(id.parse().unwrap()).await.unwrap().unwrap();
+        let order = app
+            .db
+            .store
+            .get(id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(
             !order.stock.is_back(),
             "{answer:?}: recorded as released while products still holds it: {order:?}"
         );
         let ledger = app.ledger(p.id).await;
-        assert_eq!((ledger.on_hand, ledger.sold), (2, 3), "{answer:?}: not yet back");
+        assert_eq!(
+            (ledger.on_hand, ledger.sold),
+            (2, 3),
+            "{answer:?}: not yet back"
+        );
         app.checkout.reconcile(Duration::ZERO).await.unwrap();
         assert_eq!(app.ledger(p.id).await.on_hand, 2, "{answer:?}: still owed");
 
         stand_in.answer_404(None);
         app.checkout.reconcile(Duration::ZERO).await.unwrap();
-        let order = app.db.store.get(id.parse().unwrap()).await.unwrap().unwrap();
+        let order = app
+            .db
+            .store
+            .get(id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (order.status, order.stock),
             (OrderStatus::Cancelled, StockState::Released),
             "{answer:?}"
         );
         let ledger = app.ledger(p.id).await;
-        assert_eq!((ledger.on_hand, ledger.held, ledger.sold), (5, 0, 0), "{answer:?}");
+        assert_eq!(
+            (ledger.on_hand, ledger.held, ledger.sold),
+            (5, 0, 0),
+            "{answer:?}"
+        );
         app.assert_stock_accounted(p.id, 5).await;
-        assert_eq!(app.checkout.reconcile(Duration::ZERO).await.unwrap(), 0, "nothing owed");
+        assert_eq!(
+            app.checkout.reconcile(Duration::ZERO).await.unwrap(),
+            0,
+            "nothing owed"
+        );
     }
+}
+
+/// What a checkout with an Idempotency-Key costs the orders database, call by call (each one
+/// round trip; SQL reads of whole orders add one for their lines): the claim, one lookup by key,
+/// the user's unfinished orders, the insert, then each settling write, which returns the row it
+/// changed. Before the saga was reshaped it was ten: a lookup by key before the claim as well as
+/// after it, and a read after each of the two settling writes.
+#[tokio::test]
+async fn a_keyed_checkout_makes_seven_store_calls() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let (user, token) = app.customer("counted@example.com").await;
+    let p = app.product("Lamp", 4_500, 3).await;
+    app.fill_cart(user, p.id, 1).await;
+    app.store_calls.lock().unwrap().clear();
+    let placed = app.place(&token, user, Some("count-me")).await;
+    assert_eq!(
+        placed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&placed.body)
+    );
+    let calls = app.store_calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [
+            "claim_checkout",
+            "by_key",
+            "unsettled",
+            "insert",
+            "record_stock",
+            "record_cart_done",
+            "release_checkout"
+        ]
+    );
+    assert_eq!(body(&placed)["status"], "pending");
+    let stored = app
+        .db
+        .store
+        .get(body(&placed)["id"].as_str().unwrap().parse().unwrap());
+    let stored = stored.await.unwrap().unwrap();
+    assert_eq!(
+        (stored.stock, stored.cart_done),
+        (StockState::Confirmed, true)
+    );
+    app.assert_stock_accounted(p.id, 3).await;
 }

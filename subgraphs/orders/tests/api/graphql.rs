@@ -1,8 +1,8 @@
 //! The orders subgraph: `placeOrder`, `User.orders`, `order`, the status mutations, and the
 //! `Order` entity's privacy.
 
-use testing::{Backend, graphql};
 use serde_json::json;
+use testing::{Backend, graphql};
 
 use crate::helpers::TestApp;
 

@@ -7,20 +7,21 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use cart::store::{CartStore, SqlCartStore};
 use chrono::{DateTime, Utc};
-use web::config::HttpConfig;
-use storage::StoreError;
-use web::pagination::Page;
+use orders::checkout::failpoints::Crash;
+use orders::checkout::{Checkout, Peers};
+use orders::domain::{Lease, Order, OrderStatus, StockState};
+use orders::store::{MongoOrderStore, OrderStore, SqlOrderStore};
 use peers::Peer;
 use peers::cart::CartClient;
 use peers::products::ProductsClient;
-use testing::{Backend, Served, TestDb, TestResponse};
-use orders::checkout::{Checkout, Crash, Peers};
-use orders::domain::{Lease, Order, OrderStatus, StockState};
-use orders::store::{MongoOrderStore, OrderStore, SqlOrderStore};
 use products::domain::Product;
 use serde_json::{Value, json};
+use storage::StoreError;
 use testbed::Platform;
+use testing::{Backend, Served, TestDb, TestResponse};
 use uuid::Uuid;
+use web::config::HttpConfig;
+use web::pagination::Page;
 
 /// An orders store on a database of its own (kept alive with it).
 pub struct TestStore {
@@ -52,7 +53,7 @@ impl TestStore {
 pub struct Options {
     pub hold: Option<Duration>,
     /// The checkout "dies" at this step, as a killed process would.
-    pub die_at: Option<orders::checkout::Step>,
+    pub die_at: Option<orders::checkout::failpoints::Step>,
     /// Every order insert fails, as a database that went away would.
     pub failing_inserts: bool,
     /// orders calls products through a [`StandIn`] that can answer a generic 404.
@@ -82,9 +83,7 @@ impl StandIn {
     async fn start(products: String) -> Self {
         let broken: Arc<std::sync::Mutex<Option<Generic404>>> = Default::default();
         let state = (reqwest::Client::new(), products, broken.clone());
-        let app = Router::new()
-            .fallback(forward)
-            .with_state(state);
+        let app = Router::new().fallback(forward).with_state(state);
         Self {
             served: Served::start(app).await,
             broken,
@@ -132,14 +131,20 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
     let mut outbound = http.request(parts.method, format!("{products}{path}"));
-    for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
+    for name in [
+        axum::http::header::AUTHORIZATION,
+        axum::http::header::CONTENT_TYPE,
+    ] {
         if let Some(value) = parts.headers.get(&name) {
             outbound = outbound.header(name, value);
         }
     }
     let answer = outbound.body(body).send().await.unwrap();
     let status = answer.status();
-    let content_type = answer.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+    let content_type = answer
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .cloned();
     let bytes = answer.bytes().await.unwrap();
     let mut response = (status, bytes).into_response();
     if let Some(content_type) = content_type {
@@ -160,6 +165,8 @@ pub struct TestApp {
     pub platform: Platform,
     /// In front of products when the test asked for it.
     pub stand_in: Option<StandIn>,
+    /// The store calls the checkout made.
+    pub store_calls: Calls,
     _cart_db: TestDb,
 }
 
@@ -171,27 +178,46 @@ impl std::ops::Deref for TestApp {
     }
 }
 
-/// A store whose inserts fail (after the stock was reserved, so the checkout must give it back).
-struct FailingInserts(Arc<dyn OrderStore>);
+/// The orders store as the checkout sees it: every call is recorded (each is one round trip
+/// to the database, two for SQL reads of an order with its lines), and inserts may fail (after
+/// the stock was reserved, so the checkout must give it back).
+struct Instrumented {
+    store: Arc<dyn OrderStore>,
+    failing_inserts: bool,
+    calls: Calls,
+}
+
+/// The store calls made, in order.
+pub type Calls = Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+impl Instrumented {
+    fn call(&self, name: &'static str) -> &dyn OrderStore {
+        self.calls.lock().unwrap().push(name);
+        self.store.as_ref()
+    }
+}
 
 #[async_trait]
-impl OrderStore for FailingInserts {
-    async fn insert(&self, _order: &Order) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable(
-            "injected: the database went away".into(),
-        ))
+impl OrderStore for Instrumented {
+    async fn insert(&self, order: &Order) -> Result<(), StoreError> {
+        if self.failing_inserts {
+            return Err(StoreError::Unavailable(
+                "injected: the database went away".into(),
+            ));
+        }
+        self.call("insert").insert(order).await
     }
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
-        self.0.get(id).await
+        self.call("get").get(id).await
     }
     async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
-        self.0.get_many(ids).await
+        self.call("get_many").get_many(ids).await
     }
     async fn by_key(&self, user: Uuid, key: &str) -> Result<Option<Order>, StoreError> {
-        self.0.by_key(user, key).await
+        self.call("by_key").by_key(user, key).await
     }
     async fn for_user(&self, user: Uuid, page: Page) -> Result<(Vec<Order>, u64), StoreError> {
-        self.0.for_user(user, page).await
+        self.call("for_user").for_user(user, page).await
     }
     async fn transition(
         &self,
@@ -199,18 +225,20 @@ impl OrderStore for FailingInserts {
         from: OrderStatus,
         to: OrderStatus,
     ) -> Result<Option<Order>, StoreError> {
-        self.0.transition(id, from, to).await
+        self.call("transition").transition(id, from, to).await
     }
     async fn record_stock(
         &self,
-        id: Uuid,
+        order: &Order,
         from: &[StockState],
         to: StockState,
-    ) -> Result<bool, StoreError> {
-        self.0.record_stock(id, from, to).await
+    ) -> Result<Option<Order>, StoreError> {
+        self.call("record_stock")
+            .record_stock(order, from, to)
+            .await
     }
-    async fn record_cart_done(&self, id: Uuid) -> Result<(), StoreError> {
-        self.0.record_cart_done(id).await
+    async fn record_cart_done(&self, order: &Order) -> Result<Option<Order>, StoreError> {
+        self.call("record_cart_done").record_cart_done(order).await
     }
     async fn unsettled(
         &self,
@@ -218,7 +246,7 @@ impl OrderStore for FailingInserts {
         user: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
-        self.0.unsettled(before, user, limit).await
+        self.call("unsettled").unsettled(before, user, limit).await
     }
     async fn claim_checkout(
         &self,
@@ -226,13 +254,17 @@ impl OrderStore for FailingInserts {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, StoreError> {
-        self.0.claim_checkout(user, lease, now).await
+        self.call("claim_checkout")
+            .claim_checkout(user, lease, now)
+            .await
     }
     async fn release_checkout(&self, user: Uuid, order_id: Uuid) -> Result<(), StoreError> {
-        self.0.release_checkout(user, order_id).await
+        self.call("release_checkout")
+            .release_checkout(user, order_id)
+            .await
     }
     async fn ping(&self) -> Result<(), StoreError> {
-        self.0.ping().await
+        self.call("ping").ping().await
     }
 }
 
@@ -283,11 +315,12 @@ impl TestApp {
         };
         let peers = peers(&platform, &cart, stand_in.as_ref());
         let db = TestStore::new(backend).await;
-        let store: Arc<dyn OrderStore> = if options.failing_inserts {
-            Arc::new(FailingInserts(db.store.clone()))
-        } else {
-            db.store.clone()
-        };
+        let calls = Calls::default();
+        let store: Arc<dyn OrderStore> = Arc::new(Instrumented {
+            store: db.store.clone(),
+            failing_inserts: options.failing_inserts,
+            calls: calls.clone(),
+        });
         let mut checkout = Checkout::new(
             store,
             peers,
@@ -312,6 +345,7 @@ impl TestApp {
             cart,
             platform,
             stand_in,
+            store_calls: calls,
             _cart_db: cart_db,
         }
     }
@@ -330,7 +364,7 @@ impl TestApp {
             Backend::Sqlite,
             Options {
                 hold,
-                die_at: Some(orders::checkout::Step::Stored),
+                die_at: Some(orders::checkout::failpoints::Step::Stored),
                 ..Options::default()
             },
         )
@@ -377,8 +411,7 @@ impl TestApp {
             "shippingAddress": {"street": "123 Main St", "city": city, "postalCode": "M5H 2N2", "country": "Canada"},
             "paymentMethod": "credit_card",
         });
-        let mut request =
-            testing::request(Method::POST, "/api/orders", Some(token), Some(&body));
+        let mut request = testing::request(Method::POST, "/api/orders", Some(token), Some(&body));
         if let Some(key) = key {
             request
                 .headers_mut()

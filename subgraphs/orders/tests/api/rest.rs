@@ -1,8 +1,8 @@
 //! The orders REST routes: every route, bad input, ownership and the status table.
 
 use axum::http::Method;
-use testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
 use serde_json::json;
+use testing::{Backend, assert_garbage_never_breaks, assert_rejects_bad_bodies, request};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, body};

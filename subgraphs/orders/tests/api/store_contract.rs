@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use storage::StoreError;
-use web::pagination::Page;
-use testing::Backend;
 use orders::domain::{
     Lease, Order, OrderLine, OrderStatus, PaymentMethod, ShippingAddress, StockState,
 };
+use storage::StoreError;
+use testing::Backend;
 use uuid::Uuid;
+use web::pagination::Page;
 
 use crate::helpers::TestStore;
 
@@ -139,25 +139,36 @@ async fn status_and_stock_change_only_from_what_they_were(backend: Backend) {
         .unwrap();
     assert_eq!(paid.status, OrderStatus::Paid);
     assert!(
-        !db.store
-            .record_stock(o.id, &[StockState::Confirmed], StockState::Released)
+        db.store
+            .record_stock(&o, &[StockState::Confirmed], StockState::Released)
             .await
             .unwrap()
+            .is_none()
     );
+    // A write answers the row it changed, as a read would.
+    let confirmed = db
+        .store
+        .record_stock(&o, &[StockState::Held], StockState::Confirmed)
+        .await
+        .unwrap()
+        .expect("held until now");
+    assert_eq!(
+        (confirmed.status, confirmed.stock),
+        (OrderStatus::Paid, StockState::Confirmed)
+    );
+    assert!(confirmed.updated_at >= paid.updated_at);
+    assert_eq!(confirmed, db.store.get(o.id).await.unwrap().unwrap());
     assert!(
         db.store
-            .record_stock(o.id, &[StockState::Held], StockState::Confirmed)
+            .record_stock(&o, &[StockState::Held], StockState::Confirmed)
             .await
             .unwrap()
-    );
-    assert!(
-        !db.store
-            .record_stock(o.id, &[StockState::Held], StockState::Confirmed)
-            .await
-            .unwrap(),
+            .is_none(),
         "once"
     );
-    db.store.record_cart_done(o.id).await.unwrap();
+    let done = db.store.record_cart_done(&o).await.unwrap().unwrap();
+    assert!(done.cart_done);
+    assert_eq!(done, db.store.get(o.id).await.unwrap().unwrap());
     let cancelled = db
         .store
         .transition(o.id, OrderStatus::Paid, OrderStatus::Cancelled)
@@ -171,12 +182,13 @@ async fn status_and_stock_change_only_from_what_they_were(backend: Backend) {
     assert!(
         db.store
             .record_stock(
-                o.id,
+                &o,
                 &[StockState::Held, StockState::Confirmed],
                 StockState::Released
             )
             .await
             .unwrap()
+            .is_some()
     );
     assert_eq!(
         db.store.get(o.id).await.unwrap().unwrap().stock,
@@ -208,7 +220,7 @@ async fn unsettled_orders_are_found_until_settled(backend: Backend) {
         [fresh.id]
     );
     db.store
-        .record_stock(fresh.id, &[StockState::Held], StockState::Confirmed)
+        .record_stock(&fresh, &[StockState::Held], StockState::Confirmed)
         .await
         .unwrap();
     assert_eq!(
@@ -216,7 +228,7 @@ async fn unsettled_orders_are_found_until_settled(backend: Backend) {
         1,
         "the cart is still owed"
     );
-    db.store.record_cart_done(fresh.id).await.unwrap();
+    db.store.record_cart_done(&fresh).await.unwrap();
     assert!(
         db.store
             .unsettled(later, None, 10)
@@ -231,7 +243,7 @@ async fn unsettled_orders_are_found_until_settled(backend: Backend) {
         .unwrap();
     assert_eq!(db.store.unsettled(later, None, 10).await.unwrap().len(), 1);
     db.store
-        .record_stock(fresh.id, &[StockState::Confirmed], StockState::Released)
+        .record_stock(&fresh, &[StockState::Confirmed], StockState::Released)
         .await
         .unwrap();
     assert!(

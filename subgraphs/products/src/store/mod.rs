@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use storage::DatabaseUrl;
 use storage::StoreError;
+use storage::{Database, DatabaseUrl};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -106,11 +106,10 @@ pub trait ProductStore: Send + Sync + 'static {
 }
 
 /// Opens the backend the URL's scheme names and applies its migrations.
-pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn ProductStore>> {
-    match url {
+pub async fn open(database: &Database) -> anyhow::Result<Arc<dyn ProductStore>> {
+    match &database.url {
         DatabaseUrl::Postgres(_) | DatabaseUrl::Sqlite(_) => {
-            let pool =
-                storage::sql::Pool::connect(url, settings::database_max_connections()?).await?;
+            let pool = storage::sql::Pool::connect(database).await?;
             Ok(Arc::new(SqlProductStore::open(pool).await?))
         }
         DatabaseUrl::Mongodb(_) => {

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
 use storage::StoreError;
 use storage::sql::{Pool, Row, Tx, placeholders, query};
-use std::sync::LazyLock;
 
 use sqlx::migrate::Migrator;
 use uuid::Uuid;

@@ -1,8 +1,8 @@
 //! Who may do what on the products routes.
 
 use axum::http::Method;
-use testing::request;
 use serde_json::json;
+use testing::request;
 
 use testing::Backend;
 

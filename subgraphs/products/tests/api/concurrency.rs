@@ -1,8 +1,8 @@
 //! Concurrent writers never oversell.
 
 use axum::http::{Method, StatusCode};
-use testing::request;
 use serde_json::json;
+use testing::request;
 use uuid::Uuid;
 
 use testing::Backend;

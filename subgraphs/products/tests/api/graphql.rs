@@ -1,7 +1,7 @@
 //! The products subgraph over GraphQL.
 
-use testing::graphql;
 use serde_json::{Value, json};
+use testing::graphql;
 use uuid::Uuid;
 
 use testing::Backend;

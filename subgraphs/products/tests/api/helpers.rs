@@ -3,12 +3,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use web::config::HttpConfig;
 use contracts::money::Currency;
-use testing::{Backend, TestAuth, TestDb, TestResponse};
 use products::domain::{NewProduct, Product};
 use products::store::{ProductStore, SqlProductStore};
+use testing::{Backend, TestAuth, TestDb, TestResponse};
 use uuid::Uuid;
+use web::config::HttpConfig;
 
 /// A store on a database of its own (kept alive with it).
 pub struct TestStore {

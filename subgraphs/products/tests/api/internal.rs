@@ -1,8 +1,8 @@
 //! The internal reservation endpoints the orders service calls.
 
 use axum::http::{Method, StatusCode};
-use testing::request;
 use serde_json::json;
+use testing::request;
 use uuid::Uuid;
 
 use testing::Backend;
@@ -114,9 +114,14 @@ async fn reserve_replay_and_release_over_http() {
             .await
             .assert_error(404, "RESERVATION_NOT_FOUND");
     }
-    app.send(request(Method::POST, "/internal/reservations/x/y/z", Some(&service), None))
-        .await
-        .assert_error(404, "ROUTE_NOT_FOUND");
+    app.send(request(
+        Method::POST,
+        "/internal/reservations/x/y/z",
+        Some(&service),
+        None,
+    ))
+    .await
+    .assert_error(404, "ROUTE_NOT_FOUND");
 }
 
 #[tokio::test]

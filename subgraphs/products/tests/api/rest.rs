@@ -1,8 +1,8 @@
 //! The public and admin REST routes: happy paths and bad input.
 
 use axum::http::{Method, StatusCode};
-use testing::{raw_request, request};
 use serde_json::json;
+use testing::{raw_request, request};
 use uuid::Uuid;
 
 use testing::Backend;
@@ -351,13 +351,8 @@ async fn every_json_route_rejects_bad_bodies_in_the_shared_shape() {
     let admin = app.auth.admin_token();
     let service = app.service_token();
     let stock = format!("/api/products/{}/stock", p.id);
-    testing::assert_rejects_bad_bodies(
-        &app.router,
-        Method::POST,
-        "/api/products",
-        Some(&admin),
-    )
-    .await;
+    testing::assert_rejects_bad_bodies(&app.router, Method::POST, "/api/products", Some(&admin))
+        .await;
     testing::assert_rejects_bad_bodies(&app.router, Method::PUT, &stock, Some(&admin)).await;
     testing::assert_rejects_bad_bodies(
         &app.router,

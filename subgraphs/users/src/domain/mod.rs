@@ -3,8 +3,8 @@
 mod email;
 mod password;
 
-use chrono::{DateTime, Utc};
 use auth::Role;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use email::Email;

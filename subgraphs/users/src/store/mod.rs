@@ -7,10 +7,10 @@ mod sql;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use auth::Role;
-use storage::DatabaseUrl;
+use chrono::{DateTime, Utc};
 use storage::StoreError;
+use storage::{Database, DatabaseUrl};
 use uuid::Uuid;
 
 use crate::domain::{Email, Name, User};
@@ -64,11 +64,10 @@ pub trait UserStore: Send + Sync + 'static {
 }
 
 /// Opens the backend the URL's scheme names and applies its migrations.
-pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
-    match url {
+pub async fn open(database: &Database) -> anyhow::Result<Arc<dyn UserStore>> {
+    match &database.url {
         DatabaseUrl::Postgres(_) | DatabaseUrl::Sqlite(_) => {
-            let pool =
-                storage::sql::Pool::connect(url, settings::database_max_connections()?).await?;
+            let pool = storage::sql::Pool::connect(database).await?;
             Ok(Arc::new(SqlUserStore::open(pool).await?))
         }
         DatabaseUrl::Mongodb(_) => {

@@ -1,7 +1,7 @@
 //! Tokens are checked, and profiles are private.
 
-use axum::http::{Method, StatusCode};
 use auth::Role;
+use axum::http::{Method, StatusCode};
 use testing::request;
 use uuid::Uuid;
 
@@ -98,8 +98,7 @@ async fn tokens_verify_with_keys_fetched_from_jwks() {
 
     let settings = auth::TokenSettings::default();
     let url = format!("http://{addr}/.well-known/jwks.json");
-    let verifier =
-        auth::TokenVerifier::with_jwks_url(url, web::http::client().unwrap(), &settings);
+    let verifier = auth::TokenVerifier::with_jwks_url(url, web::http::client().unwrap(), &settings);
     let claims = verifier.verify(&account.token).await.unwrap();
     assert_eq!(claims.sub.to_string(), account.id);
     assert!(verifier.verify(&app.auth.foreign_token()).await.is_err());

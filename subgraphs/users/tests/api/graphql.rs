@@ -1,7 +1,7 @@
 //! The users subgraph over GraphQL.
 
-use testing::graphql;
 use serde_json::{Value, json};
+use testing::graphql;
 
 use testing::Backend;
 

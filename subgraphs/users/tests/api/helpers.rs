@@ -3,10 +3,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
-use web::config::HttpConfig;
-use testing::{Backend, TestAuth, TestDb, TestResponse, request};
 use serde_json::json;
+use testing::{Backend, TestAuth, TestDb, TestResponse, request};
 use users::store::{SqlUserStore, UserStore};
+use web::config::HttpConfig;
 
 /// A store on a database of its own (kept alive with it).
 pub struct TestStore {

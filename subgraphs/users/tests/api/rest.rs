@@ -1,8 +1,8 @@
 //! Register, login, profiles and JWKS over REST: happy paths and bad input.
 
 use axum::http::{Method, StatusCode};
-use testing::{raw_request, request};
 use serde_json::json;
+use testing::{raw_request, request};
 use users::domain::Email;
 
 use testing::Backend;
