@@ -33,10 +33,10 @@ def literal_routes(paths):
 # What a crate's router is built from: calling one of these shared functions merges the routes
 # declared in those files of the shared crates (crates/).
 SHARED_ROUTERS = {
-    "web::http::service(": ("web/src/http.rs", "web/src/health.rs"),
+    "web::http::service(": ("web/src/http/layers.rs", "web/src/health.rs"),
     "subgraph::graphql::routes(": ("subgraph/src/graphql.rs",),
     # A whole subgraph service: its GraphQL routes, health and metrics.
-    "subgraph::graphql::app(": ("subgraph/src/graphql.rs", "web/src/http.rs", "web/src/health.rs"),
+    "subgraph::graphql::app(": ("subgraph/src/graphql.rs", "web/src/http/layers.rs", "web/src/health.rs"),
 }
 
 

@@ -21,7 +21,7 @@ pub struct HttpConfig {
     /// Open connections one client address may hold (trusted proxies: any).
     pub max_connections_per_address: usize,
     /// Proxies whose `X-Forwarded-For` names the client (the router, an ingress).
-    pub trusted_proxies: crate::http::TrustedProxies,
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// The GraphQL guard's limits and the playground's assets.
     pub graphql: GraphqlConfig,
 }
@@ -44,7 +44,7 @@ impl HttpConfig {
             header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: Self::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-            trusted_proxies: crate::http::TrustedProxies::default(),
+            trusted_proxies: crate::client_addr::TrustedProxies::default(),
             graphql: GraphqlConfig::default(),
         }
     }

@@ -3,6 +3,7 @@
 //! addresses behind trusted proxies, health, metrics, request tracing, pagination, the outbound
 //! client and the GraphiQL playground. No database, no tokens: those are `store` and `auth`.
 
+pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -44,6 +44,9 @@ pub fn init(logging: &Logging) {
     };
 }
 
+/// The request-id header: taken from the caller when present (the router sets it), else minted.
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// The span every request runs in: method, route template (never raw ids), request id and the
 /// W3C trace context the caller sent, so a log line can be joined across router and services.
 pub fn request_span<B>(request: &Request<B>) -> Span {
@@ -64,7 +67,7 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
         "request",
         method = %request.method(),
         route,
-        request_id = header(crate::http::REQUEST_ID),
+        request_id = header(REQUEST_ID),
         traceparent = if is_traceparent(&traceparent) { traceparent.as_str() } else { "" },
         status = tracing::field::Empty,
     )
