@@ -266,9 +266,10 @@ pub struct Order {
 }
 
 /// When an order still owes a step to products or cart (the reconciler settles it), defined once:
-/// its stock is not confirmed yet ([`Self::STOCK_OWED`]); or it is not cancelled and its cart step
-/// is owed; or it is cancelled and its stock is not back ([`Self::STOCK_BACK`]). Both stores
-/// render their `unsettled` query from these constants, and nothing else decides it.
+/// its stock is not confirmed yet ([`Self::STOCK_OWED`]); or its cart step is owed (never for a
+/// cancelled order: cancelling marks it done); or it is cancelled and its stock is not back
+/// ([`Self::STOCK_BACK`]). Both stores render their `unsettled` query from these constants (the
+/// SQL one is also the condition of its partial index), and nothing else decides it.
 pub struct Unsettled;
 
 impl Unsettled {

@@ -335,7 +335,7 @@ impl OrderStore for MongoOrderStore {
             "createdAt": { "$lt": time(before) },
             "$or": [
                 { "stock": Unsettled::STOCK_OWED.as_str() },
-                { "status": { "$ne": cancelled }, "cartDone": false },
+                { "cartDone": false },
                 { "status": cancelled, "stock": { "$nin": back.to_vec() } },
             ],
         };
