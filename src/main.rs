@@ -211,7 +211,7 @@ async fn up(env: &::settings::Env, data_dir: &Path) -> anyhow::Result<()> {
     // One process: the services share the verifying key and a service secret made for this run.
     let verifier = Arc::new(TokenVerifier::with_keys(
         &[key.public().clone()],
-        &s.tokens,
+        &s.users.tokens,
     )?);
     let secret = ServiceAuth::generate_secret();
     let client = web::http::client()?;

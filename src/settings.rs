@@ -384,7 +384,6 @@ pub fn router(env: &Env) -> anyhow::Result<router::Settings> {
 pub struct Up {
     pub host: IpAddr,
     pub router_port: u16,
-    pub tokens: TokenSettings,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD` when both are set; else `up` makes a development admin.
     pub admin: Option<users::AdminAccount>,
     pub users: users::Settings,
@@ -415,7 +414,6 @@ pub fn up(env: &Env, data_dir: &std::path::Path) -> anyhow::Result<Up> {
     Ok(Up {
         host,
         router_port: env.parse_or("ROUTER_PORT", router::DEFAULT_PORT)?,
-        tokens: tokens(env)?,
         admin: match (env.var("ADMIN_EMAIL"), env.secret("ADMIN_PASSWORD")?) {
             (Some(email), Some(password)) => Some(users::AdminAccount { email, password }),
             _ => None,
