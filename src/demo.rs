@@ -1,6 +1,8 @@
 //! Demo data for `ecommerce up`: a customer with one delivered order and something in their
 //! cart, placed through the running services the way a customer's would be. Added once.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use auth::{Caller, Role};
 use orders::domain::{
@@ -13,13 +15,12 @@ pub const CUSTOMER_EMAIL: &str = "customer@example.com";
 pub const CUSTOMER_PASSWORD: &str = "Customer123!";
 
 pub async fn seed(
-    users: &users::AppState,
+    accounts: &users::accounts::Accounts,
     catalog: &products::catalog::Catalog,
-    cart: &cart::AppState,
-    orders: &orders::AppState,
+    carts: &Arc<cart::carts::Carts>,
+    checkout: &orders::checkout::Checkout,
 ) -> anyhow::Result<()> {
-    let customer = users
-        .accounts
+    let customer = accounts
         .ensure_customer(
             CUSTOMER_EMAIL,
             &SecretString::from(CUSTOMER_PASSWORD),
@@ -30,8 +31,7 @@ pub async fn seed(
         user_id: customer.id,
         role: Role::Customer,
     };
-    let (_, placed) = orders
-        .checkout
+    let (_, placed) = checkout
         .for_user(&caller, customer.id, Default::default())
         .await
         .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?;
@@ -56,7 +56,7 @@ pub async fn seed(
             .with_context(|| format!("demo product {name:?} is missing"))
     };
     let add = |product, quantity| {
-        let carts = cart.carts.clone();
+        let carts = carts.clone();
         async move {
             carts
                 .add(&caller, caller.user_id, product, quantity)
@@ -73,8 +73,7 @@ pub async fn seed(
         payment_method: PaymentMethod::CreditCard,
         idempotency_key: Some(IdempotencyKey::parse("demo-first-order")?),
     };
-    let order = orders
-        .checkout
+    let order = checkout
         .place(&caller, request)
         .await
         .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?
@@ -88,8 +87,7 @@ pub async fn seed(
         OrderStatus::Shipped,
         OrderStatus::Delivered,
     ] {
-        orders
-            .checkout
+        checkout
             .change_status(&admin, order.id, status)
             .await
             .map_err(|e| anyhow::anyhow!(web::ApiError::from(e)))?;

@@ -243,10 +243,10 @@ async fn up(env: &::settings::Env, data_dir: &Path) -> anyhow::Result<()> {
         "platform up"
     );
     let seeding = (
-        users.state.clone(),
-        products.state.catalog.clone(),
-        cart.state.clone(),
-        orders.state.clone(),
+        users.state.domain.clone(),
+        products.state.domain.clone(),
+        cart.state.domain.clone(),
+        orders.state.domain.clone(),
     );
     let demo = demo::seed(&seeding.0, &seeding.1, &seeding.2, &seeding.3);
     let graphql_url = |addr: SocketAddr| format!("{}/graphql", url_of(addr));

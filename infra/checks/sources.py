@@ -35,8 +35,9 @@ def literal_routes(paths):
 SHARED_ROUTERS = {
     "web::http::service(": ("web/src/http/layers.rs", "web/src/health.rs"),
     "subgraph::graphql::routes(": ("subgraph/src/graphql.rs",),
-    # A whole subgraph service: its GraphQL routes, health and metrics.
-    "subgraph::graphql::app(": ("subgraph/src/graphql.rs", "web/src/http/layers.rs", "web/src/health.rs"),
+    # A whole subgraph service (its façade implements the Subgraph trait, which `Service::new`
+    # serves): its GraphQL routes, health and metrics.
+    "impl subgraph::Subgraph for ": ("subgraph/src/graphql.rs", "web/src/http/layers.rs", "web/src/health.rs"),
 }
 
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    EmptySubscription, ObjectType, Request, Response as GraphqlResponse, Schema, SchemaBuilder,
-    ServerError, SubscriptionType,
+    EmptySubscription, ID, ObjectType, Request, Response as GraphqlResponse, Schema, SchemaBuilder,
+    ServerError, SimpleObject, SubscriptionType,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -21,12 +21,14 @@ use serde_json::json;
 pub use graphql_guard::{Guard, Limits, Refusal};
 pub use web::playground::{Assets, Playground};
 
-use auth::{TokenVerifier, Viewer, optional_caller};
+use auth::{Viewer, optional_caller};
 use storage::StoreError;
 use web::config::{GraphqlConfig, HttpConfig};
 use web::extract::body_rejection;
 use web::http::ClientAddr;
 use web::{ApiError, ErrorCode};
+
+use crate::AppState;
 
 /// Field depth async-graphql enforces after the guard (which also counts fragment spreads).
 pub const MAX_DEPTH: usize = 16;
@@ -45,8 +47,27 @@ where
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-/// A service: its subgraph schema, how it authenticates, and how its readiness is checked.
-pub trait Subgraph: Clone + Send + Sync + 'static {
+// What cart lines and order lines point at. The doc line is the type's description in the
+// subgraphs' SDL (schema/*.graphql).
+/// A product of the products subgraph, referred to by its key.
+#[derive(SimpleObject)]
+#[graphql(name = "Product", unresolvable = "id")]
+pub struct ProductRef {
+    id: ID,
+}
+
+impl ProductRef {
+    pub fn of(id: uuid::Uuid) -> Self {
+        Self {
+            id: ID(id.to_string()),
+        }
+    }
+}
+
+/// A service's domain (its façade: `Accounts`, `Catalog`, `Carts`, `Checkout`) as a subgraph:
+/// the schema over it, its name and limits, the per-request data, and how its readiness is
+/// checked. The state around it, shared by every service, is [`AppState`].
+pub trait Subgraph: Send + Sync + Sized + 'static {
     type Query: ObjectType + 'static;
     type Mutation: ObjectType + 'static;
     /// The service name, in health answers, metrics and the playground title.
@@ -59,11 +80,13 @@ pub trait Subgraph: Clone + Send + Sync + 'static {
     /// a page, and each may select lists, so the default is a page's worth.
     const MAX_REPRESENTATIONS: u64 = 100;
 
-    fn schema(&self) -> &Schema<Self::Query, Self::Mutation, EmptySubscription>;
-    fn verifier(&self) -> &TokenVerifier;
+    /// The service's REST routes (the GraphQL endpoint, health and metrics are added to them).
+    fn rest() -> Router<AppState<Self>>;
+    /// The subgraph schema over this domain (built once, when the service starts).
+    fn schema(domain: Arc<Self>) -> Schema<Self::Query, Self::Mutation, EmptySubscription>;
     /// Adds the per-request data (batchers, whose caches live for one request and may depend
     /// on who is asking); none by default.
-    fn request_data(&self, request: Request, _viewer: Viewer) -> Request {
+    fn request_data(self: &Arc<Self>, request: Request, _viewer: Viewer) -> Request {
         request
     }
     /// Whether the service's own database answers (readiness).
@@ -72,44 +95,52 @@ pub trait Subgraph: Clone + Send + Sync + 'static {
 
 /// A whole service: its REST routes, GraphQL at `/graphql`, health, metrics and the shared
 /// middleware.
-pub fn app<S: Subgraph>(service: S, rest: Router<S>, config: &HttpConfig) -> Router {
+pub fn app<D: Subgraph>(state: AppState<D>, config: &HttpConfig) -> Router {
     let ready: web::health::ReadinessCheck = {
-        let service = service.clone();
+        let domain = state.domain.clone();
         Arc::new(move || {
-            let service = service.clone();
-            Box::pin(async move { Ok(service.ping().await?) })
+            let domain = domain.clone();
+            Box::pin(async move { Ok(domain.ping().await?) })
         })
     };
-    let routes = rest
-        .with_state(service.clone())
-        .merge(routes(service, &config.graphql));
-    web::http::service(S::NAME, routes, ready, config)
+    let routes = D::rest()
+        .with_state(state.clone())
+        .merge(routes(state, &config.graphql));
+    web::http::service(D::NAME, routes, ready, config)
 }
 
-#[derive(Clone)]
-struct Endpoint<S> {
-    service: S,
+struct Endpoint<D: Subgraph> {
+    state: AppState<D>,
     guard: Arc<Guard>,
 }
 
+impl<D: Subgraph> Clone for Endpoint<D> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            guard: self.guard.clone(),
+        }
+    }
+}
+
 /// `POST /graphql` runs operations; `GET /graphql` is the playground (GET never executes).
-pub fn routes<S: Subgraph>(service: S, config: &GraphqlConfig) -> Router {
-    let title = format!("{} subgraph", S::NAME);
+pub fn routes<D: Subgraph>(state: AppState<D>, config: &GraphqlConfig) -> Router {
+    let title = format!("{} subgraph", D::NAME);
     let playground = Arc::new(Playground::new(&title, config.assets.clone()));
     let page = {
         let playground = playground.clone();
         move || async move { playground.page() }
     };
     let endpoint = Endpoint {
-        service,
+        state,
         guard: Arc::new(Guard::new(
             config.limits.clone(),
-            S::EXPENSIVE_MUTATIONS,
-            S::MAX_REPRESENTATIONS,
+            D::EXPENSIVE_MUTATIONS,
+            D::MAX_REPRESENTATIONS,
         )),
     };
     Router::new()
-        .route("/graphql", get(page).post(execute::<S>))
+        .route("/graphql", get(page).post(execute::<D>))
         .with_state(endpoint)
         .merge(
             Router::new()
@@ -155,8 +186,8 @@ fn parse_request(body: Result<Bytes, BytesRejection>) -> Result<Request, ApiErro
     })
 }
 
-async fn execute<S: Subgraph>(
-    State(endpoint): State<Endpoint<S>>,
+async fn execute<D: Subgraph>(
+    State(endpoint): State<Endpoint<D>>,
     client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -181,13 +212,15 @@ async fn execute<S: Subgraph>(
         Ok(document) => request.set_parsed_query(document),
         Err(refusal) => return error_response(ApiError::new(refusal.code(), refusal.to_string())),
     }
-    let service = &endpoint.service;
-    let viewer = match optional_caller(service.verifier(), &headers).await {
+    let state = &endpoint.state;
+    let viewer = match optional_caller(&state.verifier, &headers).await {
         Ok(caller) => Viewer(caller),
         Err(err) => return error_response(err.into()),
     };
-    let request = service.request_data(request.data(viewer).data(client), viewer);
-    respond(service.schema().execute(request).await)
+    let request = state
+        .domain
+        .request_data(request.data(viewer).data(client), viewer);
+    respond(state.schema.execute(request).await)
 }
 
 /// Errors an answer lists at most: a small document can make validation report one error per

@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use web::config::HttpConfig;
 
+use crate::AppState;
 use crate::graphql::Subgraph;
 
 /// What every service but users gets from the process that starts it: how to verify callers'
@@ -40,18 +41,18 @@ impl Drop for Tasks {
 }
 
 /// A started service.
-pub struct Service<S> {
+pub struct Service<D: Subgraph> {
     /// For whoever started it (`up` seeds demo data through it; tests call it).
-    pub state: S,
+    pub state: AppState<D>,
     pub http: HttpConfig,
     app: Router,
     tasks: Vec<BoxFuture<'static, ()>>,
 }
 
-impl<S: Subgraph> Service<S> {
+impl<D: Subgraph> Service<D> {
     /// `state`'s REST routes, GraphQL at `/graphql`, health, metrics and the shared middleware.
-    pub fn new(state: S, rest: Router<S>, http: HttpConfig) -> Self {
-        let app = crate::graphql::app(state.clone(), rest, &http);
+    pub fn new(state: AppState<D>, http: HttpConfig) -> Self {
+        let app = crate::graphql::app(state.clone(), &http);
         Self {
             state,
             http,

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, EmptySubscription, ID, Object, Schema, SimpleObject};
+use async_graphql::{Context, EmptySubscription, ID, Object, Schema};
 use auth::{Caller, Viewer};
 use contracts::money::Decimal;
 use subgraph::Batcher;
+use subgraph::graphql::ProductRef;
 use uuid::Uuid;
 use web::ApiError;
 
@@ -24,13 +25,6 @@ pub fn schema(carts: Arc<Carts>) -> CartSchema {
     subgraph::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(carts)
         .finish()
-}
-
-/// A product of the products subgraph, referred to by its key.
-#[derive(SimpleObject)]
-#[graphql(name = "Product", unresolvable = "id")]
-pub struct ProductRef {
-    id: ID,
 }
 
 /// A user's cart at current prices.
@@ -63,9 +57,7 @@ pub struct CartItemObject<'a>(&'a PricedItem);
 #[Object(name = "CartItem")]
 impl CartItemObject<'_> {
     async fn product(&self) -> ProductRef {
-        ProductRef {
-            id: ID(self.0.product_id.to_string()),
-        }
+        ProductRef::of(self.0.product_id)
     }
 
     async fn quantity(&self) -> i32 {

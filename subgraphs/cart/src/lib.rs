@@ -11,9 +11,8 @@ pub mod store;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use auth::{ServiceAuth, TokenVerifier, Viewer};
+use auth::Viewer;
 use axum::Router;
-use axum::extract::FromRef;
 use futures::future::BoxFuture;
 use peers::products::ProductsClient;
 use peers::users::UsersClient;
@@ -24,7 +23,6 @@ use web::config::HttpConfig;
 
 use crate::carts::Carts;
 use crate::graphql::CartSchema;
-use crate::store::CartStore;
 
 pub const SERVICE: &str = "cart";
 pub const DEFAULT_PORT: u16 = 8003;
@@ -59,76 +57,46 @@ impl Peers {
     }
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub carts: Arc<Carts>,
-    pub verifier: Arc<TokenVerifier>,
-    pub service_auth: Arc<ServiceAuth>,
-    pub schema: CartSchema,
-}
-
-impl AppState {
-    pub fn new(
-        store: Arc<dyn CartStore>,
-        peers: Peers,
-        verifier: Arc<TokenVerifier>,
-        service_auth: Arc<ServiceAuth>,
-    ) -> Self {
-        let carts = Arc::new(Carts::new(store, peers.users, peers.products));
-        Self {
-            schema: graphql::schema(carts.clone()),
-            carts,
-            verifier,
-            service_auth,
-        }
-    }
-}
+/// The cart service's state: [`Carts`] and what every service holds.
+pub type AppState = subgraph::AppState<Carts>;
 
 /// Opens the store: the service, ready to serve.
-pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Service<AppState>> {
+pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Service<Carts>> {
     tracing::info!(database = %settings.database.url.redacted(), "opening cart store");
     let store = store::open(&settings.database)
         .await
         .context("opening the cart store")?;
-    let state = AppState::new(
-        store,
-        Peers::at(&settings.peers, shared),
-        shared.verifier.clone(),
-        shared.credential.clone(),
-    );
-    Ok(Service::new(state, rest::routes(), settings.http.clone()))
+    let peers = Peers::at(&settings.peers, shared);
+    let carts = Carts::new(store, peers.users, peers.products);
+    let state = AppState::new(carts, shared.verifier.clone(), shared.credential.clone());
+    Ok(Service::new(state, settings.http.clone()))
 }
 
-impl subgraph::graphql::Subgraph for AppState {
+impl subgraph::Subgraph for Carts {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
 
-    fn schema(&self) -> &CartSchema {
-        &self.schema
+    fn rest() -> Router<AppState> {
+        rest::routes()
     }
 
-    fn verifier(&self) -> &TokenVerifier {
-        &self.verifier
+    fn schema(carts: Arc<Self>) -> CartSchema {
+        graphql::schema(carts)
     }
 
     fn request_data(
-        &self,
+        self: &Arc<Self>,
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
         request.data(subgraph::Batcher::new(graphql::CartLoader {
-            carts: self.carts.clone(),
+            carts: self.clone(),
             viewer,
         }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.carts.ping())
+        Box::pin(Carts::ping(self))
     }
-}
-
-/// Every route of the service, with the shared middleware.
-pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    subgraph::graphql::app(state, rest::routes(), http)
 }

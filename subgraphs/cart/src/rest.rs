@@ -1,5 +1,7 @@
 //! REST routes: `/api/cart/...` for customers, and the internal routes orders calls at checkout.
 
+use std::sync::Arc;
+
 use auth::{Caller, ServiceCaller};
 use axum::Router;
 use axum::extract::State;
@@ -11,6 +13,7 @@ use uuid::Uuid;
 use web::extract::{Json, Path};
 
 use crate::AppState;
+use crate::carts::Carts;
 use crate::domain::PricedCart;
 use crate::error::Error;
 
@@ -87,61 +90,59 @@ struct QuantityBody {
 }
 
 async fn add(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     caller: Caller,
     Json(body): Json<AddBody>,
 ) -> Result<Json<CartView>, Error> {
-    let cart = state
-        .carts
+    let cart = carts
         .add(&caller, body.user_id, body.product_id, body.quantity)
         .await?;
     Ok(Json(cart.into()))
 }
 
 async fn view(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     caller: Caller,
     Path(user_id): Path<Uuid>,
 ) -> Result<Json<CartView>, Error> {
-    Ok(Json(state.carts.view(&caller, user_id).await?.into()))
+    Ok(Json(carts.view(&caller, user_id).await?.into()))
 }
 
 async fn set_quantity(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     caller: Caller,
     Path((user_id, product_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<QuantityBody>,
 ) -> Result<Json<CartView>, Error> {
-    let cart = state
-        .carts
+    let cart = carts
         .set_quantity(&caller, user_id, product_id, body.quantity)
         .await?;
     Ok(Json(cart.into()))
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     caller: Caller,
     Path((user_id, product_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<CartView>, Error> {
-    let cart = state.carts.remove(&caller, user_id, product_id).await?;
+    let cart = carts.remove(&caller, user_id, product_id).await?;
     Ok(Json(cart.into()))
 }
 
 async fn clear(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     caller: Caller,
     Path(user_id): Path<Uuid>,
 ) -> Result<Json<CartView>, Error> {
-    Ok(Json(state.carts.clear(&caller, user_id).await?.into()))
+    Ok(Json(carts.clear(&caller, user_id).await?.into()))
 }
 
 async fn contents(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     service: ServiceCaller,
     Path(user_id): Path<Uuid>,
 ) -> Result<Json<CartContents>, Error> {
-    let cart = state.carts.contents(&service, user_id).await?;
+    let cart = carts.contents(&service, user_id).await?;
     Ok(Json(CartContents {
         user_id,
         version: cart.version,
@@ -157,11 +158,11 @@ async fn contents(
 }
 
 async fn take_ordered(
-    State(state): State<AppState>,
+    State(carts): State<Arc<Carts>>,
     service: ServiceCaller,
     Path(user_id): Path<Uuid>,
     Json(taken): Json<OrderTaken>,
 ) -> Result<Json<serde_json::Value>, Error> {
-    state.carts.take_ordered(&service, user_id, &taken).await?;
+    carts.take_ordered(&service, user_id, &taken).await?;
     Ok(Json(serde_json::json!({ "taken": true })))
 }

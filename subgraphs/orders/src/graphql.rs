@@ -11,6 +11,7 @@ use auth::Viewer;
 use chrono::{DateTime, Utc};
 use contracts::money::Decimal;
 use subgraph::Batcher;
+use subgraph::graphql::ProductRef;
 use uuid::Uuid;
 use web::ApiError;
 use web::pagination::{Page, encode_cursor};
@@ -27,13 +28,6 @@ pub fn schema(checkout: Arc<Checkout>) -> OrdersSchema {
     subgraph::graphql::subgraph(Schema::build(Query, Mutation, EmptySubscription))
         .data(checkout)
         .finish()
-}
-
-/// A product of the products subgraph, referred to by its key.
-#[derive(SimpleObject)]
-#[graphql(name = "Product", unresolvable = "id")]
-pub struct ProductRef {
-    id: ID,
 }
 
 #[derive(SimpleObject)]
@@ -94,9 +88,7 @@ pub struct OrderLineObject<'a>(&'a OrderLine);
 #[Object(name = "OrderLine")]
 impl OrderLineObject<'_> {
     async fn product(&self) -> ProductRef {
-        ProductRef {
-            id: ID(self.0.product_id.to_string()),
-        }
+        ProductRef::of(self.0.product_id)
     }
 
     /// The product's name when it was bought.

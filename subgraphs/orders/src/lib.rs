@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use auth::{ServiceAuth, TokenVerifier, Viewer};
+use auth::Viewer;
 use axum::Router;
-use axum::extract::FromRef;
 use futures::future::BoxFuture;
 use peers::cart::CartClient;
 use peers::products::ProductsClient;
@@ -75,33 +74,12 @@ impl Peers {
     }
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub checkout: Arc<Checkout>,
-    pub verifier: Arc<TokenVerifier>,
-    pub service_auth: Arc<ServiceAuth>,
-    pub schema: OrdersSchema,
-}
-
-impl AppState {
-    pub fn new(
-        checkout: Checkout,
-        verifier: Arc<TokenVerifier>,
-        service_auth: Arc<ServiceAuth>,
-    ) -> Self {
-        let checkout = Arc::new(checkout);
-        Self {
-            schema: graphql::schema(checkout.clone()),
-            checkout,
-            verifier,
-            service_auth,
-        }
-    }
-}
+/// The orders service's state: [`Checkout`] and what every service holds.
+pub type AppState = subgraph::AppState<Checkout>;
 
 /// Opens the store: the service, ready to serve, reconciling unfinished orders every
 /// `reconcile_every`.
-pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Service<AppState>> {
+pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Service<Checkout>> {
     tracing::info!(database = %settings.database.url.redacted(), "opening orders store");
     let store: Arc<dyn OrderStore> = store::open(&settings.database)
         .await
@@ -113,48 +91,42 @@ pub async fn start(settings: &Settings, shared: &Shared) -> anyhow::Result<Servi
     )
     .with_lease(checkout::lease_for(settings.http.request_timeout));
     let state = AppState::new(checkout, shared.verifier.clone(), shared.credential.clone());
-    let reconciler =
-        checkout::reconciler(state.checkout.clone(), settings.checkout.reconcile_every);
-    Ok(Service::new(state, rest::routes(), settings.http.clone()).with_task(reconciler))
+    let reconciler = checkout::reconciler(state.domain.clone(), settings.checkout.reconcile_every);
+    Ok(Service::new(state, settings.http.clone()).with_task(reconciler))
 }
 
-impl subgraph::graphql::Subgraph for AppState {
+impl subgraph::Subgraph for Checkout {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
     /// A checkout reserves stock across services.
     const EXPENSIVE_MUTATIONS: &'static [&'static str] = contracts::expensive::ORDERS;
 
-    fn schema(&self) -> &OrdersSchema {
-        &self.schema
+    fn rest() -> Router<AppState> {
+        rest::routes()
     }
 
-    fn verifier(&self) -> &TokenVerifier {
-        &self.verifier
+    fn schema(checkout: Arc<Self>) -> OrdersSchema {
+        graphql::schema(checkout)
     }
 
     fn request_data(
-        &self,
+        self: &Arc<Self>,
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
         request
             .data(subgraph::Batcher::new(graphql::OrderLoader {
-                checkout: self.checkout.clone(),
+                checkout: self.clone(),
                 viewer,
             }))
             .data(subgraph::Batcher::new(graphql::UserOrdersLoader {
-                checkout: self.checkout.clone(),
+                checkout: self.clone(),
                 viewer,
             }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.checkout.ping())
+        Box::pin(Checkout::ping(self))
     }
-}
-
-/// Every route of the service, with the shared middleware.
-pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    subgraph::graphql::app(state, rest::routes(), http)
 }

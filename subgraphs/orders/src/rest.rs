@@ -1,5 +1,7 @@
 //! REST routes: `/api/orders/...`.
 
+use std::sync::Arc;
+
 use auth::Caller;
 use axum::Router;
 use axum::extract::State;
@@ -14,6 +16,7 @@ use web::extract::{Json, Path, Query};
 use web::pagination::Page;
 
 use crate::AppState;
+use crate::checkout::Checkout;
 use crate::domain::{
     CheckoutRequest, IdempotencyKey, Order, OrderStatus, PaymentMethod, ShippingAddress,
 };
@@ -109,7 +112,7 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
 /// 201 with the new order; 200 with the earlier one when the `Idempotency-Key` was used
 /// before for the same request (422 for another request).
 async fn place(
-    State(state): State<AppState>,
+    State(checkout): State<Arc<Checkout>>,
     caller: Caller,
     headers: HeaderMap,
     Json(body): Json<PlaceBody>,
@@ -125,7 +128,7 @@ async fn place(
         payment_method: PaymentMethod::parse(&body.payment_method)?,
         idempotency_key: key,
     };
-    let placed = state.checkout.place(&caller, request).await?;
+    let placed = checkout.place(&caller, request).await?;
     let view = Json(OrderView::from(placed.order));
     Ok(if placed.created {
         (StatusCode::CREATED, view).into_response()
@@ -149,23 +152,23 @@ struct ListParams {
 const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 
 async fn for_user(
-    State(state): State<AppState>,
+    State(checkout): State<Arc<Checkout>>,
     caller: Caller,
     Path(user_id): Path<Uuid>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, Error> {
     let page = Page::new(params.limit, params.offset)?;
-    let (orders, total) = state.checkout.for_user(&caller, user_id, page).await?;
+    let (orders, total) = checkout.for_user(&caller, user_id, page).await?;
     let views: Vec<OrderView> = orders.into_iter().map(Into::into).collect();
     Ok(([(TOTAL_COUNT, HeaderValue::from(total))], Json(views)).into_response())
 }
 
 async fn one(
-    State(state): State<AppState>,
+    State(checkout): State<Arc<Checkout>>,
     caller: Caller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<OrderView>, Error> {
-    Ok(Json(state.checkout.get(&caller, order_id).await?.into()))
+    Ok(Json(checkout.get(&caller, order_id).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -175,17 +178,13 @@ struct StatusBody {
 }
 
 async fn change_status(
-    State(state): State<AppState>,
+    State(checkout): State<Arc<Checkout>>,
     caller: Caller,
     Path(order_id): Path<Uuid>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<OrderView>, Error> {
     let to = OrderStatus::parse(&body.status)?;
     Ok(Json(
-        state
-            .checkout
-            .change_status(&caller, order_id, to)
-            .await?
-            .into(),
+        checkout.change_status(&caller, order_id, to).await?.into(),
     ))
 }

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use auth::{ServiceAuth, TokenVerifier, Viewer};
+use auth::Viewer;
 use axum::Router;
-use axum::extract::FromRef;
 use futures::future::BoxFuture;
 use storage::Database;
 use storage::StoreError;
@@ -53,30 +52,8 @@ impl Default for ReservationSettings {
     }
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub catalog: Arc<Catalog>,
-    pub verifier: Arc<TokenVerifier>,
-    pub service_auth: Arc<ServiceAuth>,
-    pub schema: ProductsSchema,
-}
-
-impl AppState {
-    pub fn new(
-        store: Arc<dyn ProductStore>,
-        verifier: Arc<TokenVerifier>,
-        service_auth: Arc<ServiceAuth>,
-        reservations: ReservationSettings,
-    ) -> Self {
-        let catalog = Arc::new(Catalog::new(store, reservations.default_hold));
-        Self {
-            schema: graphql::schema(catalog.clone()),
-            catalog,
-            verifier,
-            service_auth,
-        }
-    }
-}
+/// The products service's state: the [`Catalog`] and what every service holds.
+pub type AppState = subgraph::AppState<Catalog>;
 
 /// Opens the store: the service, ready to serve, returning expired holds to stock every
 /// `sweep_every`. `seed` runs on the store first (`up`'s demo catalogue).
@@ -84,7 +61,7 @@ pub async fn start(
     settings: &Settings,
     shared: &Shared,
     seed: Option<fn(&dyn ProductStore) -> BoxFuture<'_, anyhow::Result<()>>>,
-) -> anyhow::Result<Service<AppState>> {
+) -> anyhow::Result<Service<Catalog>> {
     tracing::info!(database = %settings.database.url.redacted(), "opening products store");
     let store = store::open(&settings.database)
         .await
@@ -94,17 +71,13 @@ pub async fn start(
             .await
             .context("seeding the catalogue")?;
     }
-    let state = AppState::new(
-        store,
-        shared.verifier.clone(),
-        shared.credential.clone(),
-        settings.reservations,
-    );
-    let sweeper = catalog::expiry_sweeper(state.catalog.clone(), settings.reservations.sweep_every);
-    Ok(Service::new(state, rest::routes(), settings.http.clone()).with_task(sweeper))
+    let catalog = Catalog::new(store, settings.reservations.default_hold);
+    let state = AppState::new(catalog, shared.verifier.clone(), shared.credential.clone());
+    let sweeper = catalog::expiry_sweeper(state.domain.clone(), settings.reservations.sweep_every);
+    Ok(Service::new(state, settings.http.clone()).with_task(sweeper))
 }
 
-impl subgraph::graphql::Subgraph for AppState {
+impl subgraph::Subgraph for Catalog {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
@@ -112,30 +85,23 @@ impl subgraph::graphql::Subgraph for AppState {
     /// an orders page references up to a hundred lines per order.
     const MAX_REPRESENTATIONS: u64 = 1_000;
 
-    fn schema(&self) -> &ProductsSchema {
-        &self.schema
+    fn rest() -> Router<AppState> {
+        rest::routes()
     }
 
-    fn verifier(&self) -> &TokenVerifier {
-        &self.verifier
+    fn schema(catalog: Arc<Self>) -> ProductsSchema {
+        graphql::schema(catalog)
     }
 
     fn request_data(
-        &self,
+        self: &Arc<Self>,
         request: async_graphql::Request,
         _viewer: Viewer,
     ) -> async_graphql::Request {
-        request.data(subgraph::Batcher::new(graphql::ProductLoader(
-            self.catalog.clone(),
-        )))
+        request.data(subgraph::Batcher::new(graphql::ProductLoader(self.clone())))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.catalog.ping())
+        Box::pin(Catalog::ping(self))
     }
-}
-
-/// Every route of the service, with the shared middleware.
-pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    subgraph::graphql::app(state, rest::routes(), http)
 }

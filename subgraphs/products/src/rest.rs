@@ -1,5 +1,7 @@
 //! REST routes: the public catalogue, admin writes, and internal reservation endpoints for orders.
 
+use std::sync::Arc;
+
 use auth::{Caller, ServiceCaller};
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +20,7 @@ use web::extract::{Json, Path, Query};
 use web::pagination::Page;
 
 use crate::AppState;
+use crate::catalog::Catalog;
 use crate::domain::{Product, ProductDraft, ProductQuery, Reservation, ReservationRequest, Sort};
 use crate::error::Error;
 
@@ -81,7 +84,7 @@ struct ListParams {
 const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 
 async fn list(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, Error> {
     let sort = params
@@ -96,7 +99,7 @@ async fn list(
         params.search.as_deref(),
         sort,
     )?;
-    let listing = state.catalog.list(&query).await?;
+    let listing = catalog.list(&query).await?;
     let items: Vec<ProductView> = listing.items.into_iter().map(Into::into).collect();
     Ok((
         [(TOTAL_COUNT, HeaderValue::from(listing.total))],
@@ -106,10 +109,10 @@ async fn list(
 }
 
 async fn get_one(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ProductView>, Error> {
-    Ok(Json(state.catalog.get(id).await?.into()))
+    Ok(Json(catalog.get(id).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -124,7 +127,7 @@ struct CreateBody {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     caller: Caller,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<ProductView>), Error> {
@@ -136,7 +139,7 @@ async fn create(
         stock: body.stock,
         category: body.category.as_deref(),
     };
-    let product = state.catalog.create(&caller, draft).await?;
+    let product = catalog.create(&caller, draft).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
 }
 
@@ -148,14 +151,13 @@ struct StockBody {
 }
 
 async fn adjust_stock(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     caller: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<StockBody>,
 ) -> Result<Json<ProductView>, Error> {
     Ok(Json(
-        state
-            .catalog
+        catalog
             .adjust_stock(&caller, id, body.quantity)
             .await?
             .into(),
@@ -184,7 +186,7 @@ fn reservation_view(r: Reservation) -> ReservationView {
 
 /// Internal: 201 when stock was taken now, 200 when the same order id was reserved before.
 async fn reserve(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     service: ServiceCaller,
     Json(body): Json<ReserveRequest>,
 ) -> Result<(StatusCode, Json<ReservationView>), Error> {
@@ -192,9 +194,9 @@ async fn reserve(
         body.order_id,
         body.items.iter().map(|i| (i.product_id, i.quantity)),
         body.hold_seconds,
-        state.catalog.default_hold(),
+        catalog.default_hold(),
     )?;
-    let (reservation, created) = state.catalog.reserve(&service, &request).await?;
+    let (reservation, created) = catalog.reserve(&service, &request).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -204,39 +206,39 @@ async fn reserve(
 }
 
 async fn reservation(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    let reservation = state.catalog.reservation(&service, order_id).await?;
+    let reservation = catalog.reservation(&service, order_id).await?;
     Ok(Json(reservation_view(reservation)))
 }
 
 async fn confirm(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    let reservation = state.catalog.confirm(&service, order_id).await?;
+    let reservation = catalog.confirm(&service, order_id).await?;
     Ok(Json(reservation_view(reservation)))
 }
 
 async fn release(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     service: ServiceCaller,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationView>, Error> {
-    let reservation = state.catalog.release(&service, order_id).await?;
+    let reservation = catalog.release(&service, order_id).await?;
     Ok(Json(reservation_view(reservation)))
 }
 
 /// Internal: the products among the ids (unknown ones left out), in one query.
 async fn lookup(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     service: ServiceCaller,
     Json(body): Json<LookupRequest>,
 ) -> Result<Json<Vec<ProductSummary>>, Error> {
-    let found = state.catalog.lookup(&service, &body.ids).await?;
+    let found = catalog.lookup(&service, &body.ids).await?;
     Ok(Json(
         found
             .into_iter()
@@ -253,11 +255,11 @@ async fn lookup(
 }
 
 async fn ledger(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Catalog>>,
     service: ServiceCaller,
     Path(product_id): Path<Uuid>,
 ) -> Result<Json<StockLedgerView>, Error> {
-    let ledger = state.catalog.ledger(&service, product_id).await?;
+    let ledger = catalog.ledger(&service, product_id).await?;
     Ok(Json(StockLedgerView {
         on_hand: ledger.on_hand,
         held: ledger.held,

@@ -37,31 +37,30 @@ impl Platform {
         let users_db = Backend::Sqlite.sql().await;
         let users_store: Arc<dyn UserStore> =
             Arc::new(SqlUserStore::open(users_db.pool.clone()).await.unwrap());
-        let users_state = users::AppState::new(
+        let accounts = users::accounts::Accounts::new(
             users_store.clone(),
             auth.issuer.clone(),
-            Default::default(),
+            users::throttle::LoginThrottle::new(Default::default()),
             1,
-            auth.service.clone(),
-        )
-        .unwrap();
-        let users = Served::start(users::app(users_state, &HttpConfig::with_port(0))).await;
+        );
+        let users_state = users::state(accounts, auth.service.clone()).unwrap();
+        let users = Served::start(subgraph::app(users_state, &HttpConfig::with_port(0))).await;
         let products_db = Backend::Sqlite.sql().await;
         let products_store: Arc<dyn ProductStore> = Arc::new(
             SqlProductStore::open(products_db.pool.clone())
                 .await
                 .unwrap(),
         );
+        let hold = products::ReservationSettings::default().default_hold;
         let products_state = products::AppState::new(
-            products_store.clone(),
+            products::catalog::Catalog::new(products_store.clone(), hold),
             auth.verifier.clone(),
             auth.service.clone(),
-            Default::default(),
         );
-        let catalog = products_state.catalog.clone();
+        let catalog = products_state.domain.clone();
         let lookups = Arc::new(AtomicUsize::new(0));
         let counted = lookups.clone();
-        let products_app = products::app(products_state, &HttpConfig::with_port(0)).layer(
+        let products_app = subgraph::app(products_state, &HttpConfig::with_port(0)).layer(
             axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
                     if request.uri().path() == "/internal/products/lookup" {

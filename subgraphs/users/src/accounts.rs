@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use auth::{AccessToken, Caller, Role, ServiceCaller, TokenIssuer};
+use auth::{AccessToken, Caller, JwkSet, Role, ServiceCaller, TokenIssuer};
 use secrecy::{ExposeSecret, SecretString};
 use storage::StoreError;
 use uuid::Uuid;
@@ -39,6 +39,13 @@ impl Accounts {
             store,
             issuer,
             throttle,
+        }
+    }
+
+    /// The public keys that verify this service's tokens (`/.well-known/jwks.json`).
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: vec![self.issuer.public_key().jwk()],
         }
     }
 

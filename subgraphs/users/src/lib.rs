@@ -11,9 +11,8 @@ pub mod throttle;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use auth::{JwkSet, ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer};
+use auth::{ServiceAuth, SigningKey, TokenIssuer, TokenSettings, TokenVerifier, Viewer};
 use axum::Router;
-use axum::extract::FromRef;
 use futures::future::BoxFuture;
 use secrecy::SecretString;
 use storage::Database;
@@ -23,7 +22,6 @@ use web::config::HttpConfig;
 
 use crate::accounts::Accounts;
 use crate::graphql::UsersSchema;
-use crate::store::UserStore;
 
 pub const SERVICE: &str = "users";
 pub const DEFAULT_PORT: u16 = 8001;
@@ -48,44 +46,22 @@ pub struct Settings {
     pub hashing_threads: usize,
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub accounts: Arc<Accounts>,
-    pub verifier: Arc<TokenVerifier>,
-    pub service_auth: Arc<ServiceAuth>,
-    pub schema: UsersSchema,
-    pub jwks: Arc<JwkSet>,
-}
+/// The users service's state: [`Accounts`] and what every service holds.
+pub type AppState = subgraph::AppState<Accounts>;
 
-impl AppState {
-    pub fn new(
-        store: Arc<dyn UserStore>,
-        issuer: Arc<TokenIssuer>,
-        login_limits: throttle::LoginLimits,
-        hashing_threads: usize,
-        service_auth: Arc<ServiceAuth>,
-    ) -> anyhow::Result<Self> {
-        let public = issuer.public_key().clone();
-        let verifier = TokenVerifier::with_keys(std::slice::from_ref(&public), issuer.settings())?;
-        let throttle = throttle::LoginThrottle::new(login_limits);
-        let accounts = Arc::new(Accounts::new(store, issuer, throttle, hashing_threads));
-        Ok(Self {
-            schema: graphql::schema(accounts.clone()),
-            accounts,
-            verifier: Arc::new(verifier),
-            service_auth,
-            jwks: Arc::new(JwkSet {
-                keys: vec![public.jwk()],
-            }),
-        })
-    }
+/// The state around `accounts`, whose tokens it verifies with their issuer's own key.
+pub fn state(accounts: Accounts, service_auth: Arc<ServiceAuth>) -> anyhow::Result<AppState> {
+    let issuer = accounts.issuer();
+    let verifier =
+        TokenVerifier::with_keys(std::slice::from_ref(issuer.public_key()), issuer.settings())?;
+    Ok(AppState::new(accounts, Arc::new(verifier), service_auth))
 }
 
 /// Opens the store, loads the signing key, bootstraps the admin: the service, ready to serve.
 pub async fn start(
     settings: &Settings,
     credential: Arc<ServiceAuth>,
-) -> anyhow::Result<Service<AppState>> {
+) -> anyhow::Result<Service<Accounts>> {
     tracing::info!(database = %settings.database.url.redacted(), "opening users store");
     let store = store::open(&settings.database)
         .await
@@ -99,55 +75,50 @@ pub async fn start(
             SigningKey::generate()
         }
     };
-    let state = AppState::new(
+    let accounts = Accounts::new(
         store,
         Arc::new(TokenIssuer::new(key, settings.tokens.clone())),
-        settings.login_limits,
+        throttle::LoginThrottle::new(settings.login_limits),
         settings.hashing_threads,
-        credential,
-    )?;
+    );
+    let state = state(accounts, credential)?;
     if let Some(admin) = &settings.admin {
         state
-            .accounts
+            .domain
             .bootstrap_admin(&admin.email, &admin.password)
             .await
             .context("bootstrapping the admin")?;
     }
-    Ok(Service::new(state, rest::routes(), settings.http.clone()))
+    Ok(Service::new(state, settings.http.clone()))
 }
 
-impl subgraph::graphql::Subgraph for AppState {
+impl subgraph::Subgraph for Accounts {
     type Query = graphql::Query;
     type Mutation = graphql::Mutation;
     const NAME: &'static str = SERVICE;
     /// Each costs a password hash.
     const EXPENSIVE_MUTATIONS: &'static [&'static str] = contracts::expensive::USERS;
 
-    fn schema(&self) -> &UsersSchema {
-        &self.schema
+    fn rest() -> Router<AppState> {
+        rest::routes()
     }
 
-    fn verifier(&self) -> &TokenVerifier {
-        &self.verifier
+    fn schema(accounts: Arc<Self>) -> UsersSchema {
+        graphql::schema(accounts)
     }
 
     fn request_data(
-        &self,
+        self: &Arc<Self>,
         request: async_graphql::Request,
         viewer: Viewer,
     ) -> async_graphql::Request {
         request.data(subgraph::Batcher::new(graphql::UserLoader {
-            accounts: self.accounts.clone(),
+            accounts: self.clone(),
             viewer,
         }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.accounts.ping())
+        Box::pin(Accounts::ping(self))
     }
-}
-
-/// Every route of the service, with the shared middleware.
-pub fn app(state: AppState, http: &HttpConfig) -> Router {
-    subgraph::graphql::app(state, rest::routes(), http)
 }

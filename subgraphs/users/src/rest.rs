@@ -16,6 +16,7 @@ use web::extract::{Json, Path};
 use web::http::ClientAddr;
 
 use crate::AppState;
+use crate::accounts::Accounts;
 use crate::domain::{Registration, User};
 use crate::error::Error;
 
@@ -77,24 +78,21 @@ struct LoginView {
 }
 
 async fn register(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     client: ClientAddr,
     Json(body): Json<RegisterBody>,
 ) -> Result<(StatusCode, Json<UserView>), Error> {
     let registration = Registration::parse(&body.email, body.password, &body.name)?;
-    let user = state.accounts.register(registration, client).await?;
+    let user = accounts.register(registration, client).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     client: ClientAddr,
     Json(body): Json<LoginBody>,
 ) -> Result<Json<LoginView>, Error> {
-    let (token, user) = state
-        .accounts
-        .login(&body.email, body.password, client)
-        .await?;
+    let (token, user) = accounts.login(&body.email, body.password, client).await?;
     Ok(Json(LoginView {
         access_token: token.token,
         token_type: "Bearer",
@@ -103,37 +101,36 @@ async fn login(
     }))
 }
 
-async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, Error> {
+async fn me(
+    State(accounts): State<Arc<Accounts>>,
+    caller: Caller,
+) -> Result<Json<UserView>, Error> {
     Ok(Json(
-        state
-            .accounts
-            .profile(&caller, caller.user_id)
-            .await?
-            .into(),
+        accounts.profile(&caller, caller.user_id).await?.into(),
     ))
 }
 
 async fn profile(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     caller: Caller,
     Path(user_id): Path<Uuid>,
 ) -> Result<Json<UserView>, Error> {
-    Ok(Json(state.accounts.profile(&caller, user_id).await?.into()))
+    Ok(Json(accounts.profile(&caller, user_id).await?.into()))
 }
 
 /// Internal: that an account exists, and its role (cart and orders check users with it).
 async fn summary(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     service: ServiceCaller,
     Path(user_id): Path<Uuid>,
 ) -> Result<Json<UserSummary>, Error> {
-    let user = state.accounts.summary(&service, user_id).await?;
+    let user = accounts.summary(&service, user_id).await?;
     Ok(Json(UserSummary {
         id: user.id,
         role: user.role,
     }))
 }
 
-async fn jwks(State(jwks): State<Arc<JwkSet>>) -> Json<JwkSet> {
-    Json(JwkSet::clone(&jwks))
+async fn jwks(State(accounts): State<Arc<Accounts>>) -> Json<JwkSet> {
+    Json(accounts.jwks())
 }

@@ -56,13 +56,13 @@ impl TestApp {
             products: platform.products_client(),
         };
         let db = TestStore::new(backend).await;
+        let carts = cart::carts::Carts::new(db.store.clone(), peers.users, peers.products);
         let state = cart::AppState::new(
-            db.store.clone(),
-            peers,
+            carts,
             platform.auth.verifier.clone(),
             platform.auth.service.clone(),
         );
-        let router = cart::app(state, &HttpConfig::with_port(0));
+        let router = subgraph::app(state, &HttpConfig::with_port(0));
         Self {
             router,
             db,

@@ -299,16 +299,17 @@ impl TestApp {
         let cart_db = Backend::Sqlite.sql().await;
         let cart_store: Arc<dyn CartStore> =
             Arc::new(SqlCartStore::open(cart_db.pool.clone()).await.unwrap());
-        let cart_state = cart::AppState::new(
+        let carts = cart::carts::Carts::new(
             cart_store.clone(),
-            cart::Peers {
-                users: platform.users_client(),
-                products: platform.products_client(),
-            },
+            platform.users_client(),
+            platform.products_client(),
+        );
+        let cart_state = cart::AppState::new(
+            carts,
             platform.auth.verifier.clone(),
             platform.auth.service.clone(),
         );
-        let cart = Served::start(cart::app(cart_state, &HttpConfig::with_port(0))).await;
+        let cart = Served::start(subgraph::app(cart_state, &HttpConfig::with_port(0))).await;
         let stand_in = match options.products_stand_in {
             true => Some(StandIn::start(platform.products.url()).await),
             false => None,
@@ -335,8 +336,8 @@ impl TestApp {
             platform.auth.verifier.clone(),
             platform.auth.service.clone(),
         );
-        let checkout = state.checkout.clone();
-        let router = orders::app(state, &HttpConfig::with_port(0));
+        let checkout = state.domain.clone();
+        let router = subgraph::app(state, &HttpConfig::with_port(0));
         Self {
             router,
             checkout,

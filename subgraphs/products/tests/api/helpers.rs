@@ -75,13 +75,13 @@ impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         let db = TestStore::new(backend).await;
         let auth = TestAuth::default();
+        let hold = products::ReservationSettings::default().default_hold;
         let state = products::AppState::new(
-            db.store.clone(),
+            products::catalog::Catalog::new(db.store.clone(), hold),
             auth.verifier.clone(),
             auth.service.clone(),
-            Default::default(),
         );
-        let router = products::app(state, &HttpConfig::with_port(0));
+        let router = subgraph::app(state, &HttpConfig::with_port(0));
         Self { router, auth, db }
     }
 

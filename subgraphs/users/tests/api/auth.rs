@@ -182,20 +182,17 @@ async fn a_known_address_logs_in_through_a_distributed_attack_and_a_restart() {
             )
             .await
     };
-    login(app.state.accounts.clone(), "Test123!", 1)
+    login(app.state.domain.clone(), "Test123!", 1)
         .await
         .expect("owner's first login");
 
     // A restart: a fresh throttle over the same database.
-    let restarted = users::AppState::new(
+    let accounts = std::sync::Arc::new(users::accounts::Accounts::new(
         app.db.store.clone(),
         app.auth.issuer.clone(),
-        Default::default(),
+        users::throttle::LoginThrottle::new(Default::default()),
         2,
-        app.auth.service.clone(),
-    )
-    .unwrap();
-    let accounts = restarted.accounts.clone();
+    ));
     for attacker in 100..110 {
         assert!(matches!(
             login(accounts.clone(), "Guess123!", attacker).await,

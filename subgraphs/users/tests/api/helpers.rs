@@ -43,15 +43,14 @@ impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         let db = TestStore::new(backend).await;
         let auth = TestAuth::default();
-        let state = users::AppState::new(
+        let accounts = users::accounts::Accounts::new(
             db.store.clone(),
             auth.issuer.clone(),
-            Default::default(),
+            users::throttle::LoginThrottle::new(Default::default()),
             2,
-            auth.service.clone(),
-        )
-        .expect("state");
-        let router = users::app(state.clone(), &HttpConfig::with_port(0));
+        );
+        let state = users::state(accounts, auth.service.clone()).expect("state");
+        let router = subgraph::app(state.clone(), &HttpConfig::with_port(0));
         Self {
             router,
             auth,

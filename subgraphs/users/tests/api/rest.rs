@@ -187,7 +187,7 @@ async fn jwks_publishes_the_verifying_key() {
 #[tokio::test]
 async fn admin_bootstrap_is_idempotent_keeps_passwords_and_never_promotes() {
     let app = app().await;
-    let accounts = &app.state.accounts;
+    let accounts = &app.state.domain;
     let password = secrecy::SecretString::from("Admin123!");
     accounts
         .bootstrap_admin("root@example.com", &password)
