@@ -40,8 +40,9 @@
 #   - Compose's service names become 127.0.0.1 in every URL; the database URLs the secrets service
 #     writes point at the test's servers (scripts/container-test.py prints each change).
 #
-# The debootstrapped bases are cached in .cache/container-test/<recipe hash>/ (a change of the
-# recipe builds new ones; delete the directory to refresh them). Missing podman, runc, debootstrap
+# The debootstrapped bases are cached per user, outside the checkout, so a fresh clone reuses
+# them: in ${CONTAINER_TEST_CACHE:-${XDG_CACHE_HOME:-~/.cache}/ecommerce/container-test}/<recipe
+# hash>/ (a change of the recipe builds new ones; delete the directory to refresh them). Missing podman, runc, debootstrap
 # and friends are installed from Debian when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -199,12 +200,17 @@ done
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 debootstrap_args=(--variant=minbase "--include=ca-certificates,netbase" bookworm)
 key=$({ echo "${debootstrap_args[*]}"; python3 scripts/container-test.py recipe; } | sha256sum | cut -c1-16)
-cache=.cache/container-test/$key
+cache_root=${CONTAINER_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ecommerce/container-test}
+cache=$cache_root/$key
 if [[ ! -f $cache/runtime.tar || ! -f $cache/builder.tar ]]; then
   step "debootstrap ${debootstrap_args[*]} (once; cached in $cache)"
   debootstrap "${debootstrap_args[@]}" "$work/bootstrap" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
-  rm -rf .cache/container-test && mkdir -p "$cache.partial"
+  # Older recipes' bases (and a half-written one) go; nothing else in the folder is touched.
+  mkdir -p "$cache_root"
+  find "$cache_root" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+    -regex '.*/[0-9a-f]{16}(\.partial)?' -exec rm -rf {} +
+  mkdir -p "$cache.partial"
   tar -C "$work/bootstrap" --exclude='./var/cache/apt/archives/*.deb' --exclude='./var/lib/apt/lists/*' \
     -cf "$cache.partial/builder.tar" .
   python3 scripts/container-test.py rootfs "$work/bootstrap" "$cache.partial/runtime.tar"

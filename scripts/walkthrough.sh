@@ -19,7 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --locked --quiet --bin ecommerce
+# scripts/test.sh runs this right after `cargo test`, which built target/debug/ecommerce for the
+# integration tests (ECOMMERCE_BUILT=1): that is the binary it runs then. Alone, this builds it.
+[[ -n ${ECOMMERCE_BUILT:-} ]] || cargo build --locked --quiet --bin ecommerce
 target/debug/ecommerce up --data-dir "$data" >"$log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
