@@ -18,6 +18,7 @@
 #
 #   scripts/bench.sh                       both parts (about 7 minutes after the build)
 #   scripts/bench.sh platform | routers    one part
+#   BENCH_BIN=/tmp/old/target/release scripts/bench.sh platform   another build, no compile
 #   DURATION=10 CONNECTIONS=64 SUBGRAPH_DELAY_MS=0 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,9 +56,20 @@ npm_ci() { # folder: install its lockfile's packages unless already installed fr
 npm_ci schema/compose
 npm_ci bench/gateways
 
-echo "==> cargo build --release (ecommerce, bench)" >&2
-cargo build --release --locked --quiet -p ecommerce -p bench
-bin=target/release
+# BENCH_BIN: a folder with release builds of ecommerce, bench-drive and bench-subgraphs made
+# elsewhere (another commit's worktree), run instead of building this checkout: two builds
+# measured in alternating runs of this one script.
+if [[ -n ${BENCH_BIN:-} ]]; then
+  bin=$(cd "$BENCH_BIN" && pwd)
+  for program in ecommerce bench-drive bench-subgraphs; do
+    [[ -x $bin/$program ]] || die "BENCH_BIN=$bin has no $program"
+  done
+  echo "==> the builds in $bin (BENCH_BIN)" >&2
+else
+  echo "==> cargo build --release (ecommerce, bench)" >&2
+  cargo build --release --locked --quiet -p ecommerce -p bench
+  bin=$PWD/target/release
+fi
 scratch=target/bench
 rm -rf "$scratch" && mkdir -p "$scratch"
 results=$scratch/results.md
@@ -332,7 +344,7 @@ routers() {
     say "| $label | $dedupe | $procs | **$rps** | $p50 | $p99 | $errors | $(mib "$peak") MiB |"
     if [[ -z ${best[$key]:-} ]] || ((rps > ${best[$key]%% *})); then best[$key]="$rps $label, $procs"; fi
   }
-  local ours=(env ECOMMERCE_BIN="$PWD/$bin/ecommerce" LOG_LEVEL=warn router/audit/gateway.sh "$supergraph" 4100)
+  local ours=(env ECOMMERCE_BIN="$bin/ecommerce" LOG_LEVEL=warn router/audit/gateway.sh "$supergraph" 4100)
   local apollo=(env SUPERGRAPH="$supergraph" PORT=4100 NODE_ENV=production node bench/gateways/apollo.mjs)
   local hive=(env SUPERGRAPH="$supergraph" PORT=4100 bench/gateways/hive.sh)
   gateway ours-off "ours (Hive Router 0.2.19 + plugins)" off 1 env AUDIT_ROUTER_CONFIG="$PWD/$off" "${ours[@]}"
