@@ -19,7 +19,9 @@ impl Checkout {
     pub async fn place(&self, caller: &Caller, request: CheckoutRequest) -> Result<Placed, Error> {
         let user = request.user_id;
         if !caller.can_act_for(user) {
-            return Err(Error::NotFound);
+            // Another user's id answers as one that does not exist (DESIGN.md), and names the
+            // user: this is a checkout, there is no order yet to be "not found".
+            return Err(Error::UserNotFound(user));
         }
         let fingerprint = request.fingerprint();
         let key = request

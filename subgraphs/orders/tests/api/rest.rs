@@ -164,10 +164,21 @@ async fn another_users_orders_are_not_found_and_an_admin_sees_all() {
     app.set_status(&bob_token, &id, "cancelled")
         .await
         .assert_error(404, "NOT_FOUND");
-    // Bob cannot check out Alice's cart either.
-    app.place(&bob_token, alice, None)
-        .await
-        .assert_error(404, "NOT_FOUND");
+    // Bob cannot check out Alice's cart either, and learns nothing: her id answers word for
+    // word as an id nobody has.
+    let hers = app.place(&bob_token, alice, None).await;
+    hers.assert_error(404, "NOT_FOUND");
+    let nobody = Uuid::now_v7();
+    let nobodys = app.place(&bob_token, nobody, None).await;
+    nobodys.assert_error(404, "NOT_FOUND");
+    assert_eq!(
+        body(&hers)["error"]["message"],
+        format!("user {alice} not found")
+    );
+    assert_eq!(
+        body(&nobodys)["error"]["message"],
+        format!("user {nobody} not found")
+    );
     let bobs = app
         .send(request(
             Method::GET,
