@@ -42,8 +42,8 @@
 #
 # The debootstrapped bases are cached per user, outside the checkout, so a fresh clone reuses
 # them: in ${CONTAINER_TEST_CACHE:-${XDG_CACHE_HOME:-~/.cache}/ecommerce/container-test}/<recipe
-# hash>/ (a change of the recipe builds new ones; delete the directory to refresh them). Missing podman, runc, debootstrap
-# and friends are installed from Debian when run as root.
+# hash>/ (a change of the recipe builds new ones; delete the directory to refresh them).
+# Missing podman, runc, debootstrap and friends are installed from Debian when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
